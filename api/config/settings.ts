@@ -1,0 +1,73 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { InvalidConfig } from "../errors.js";
+import { ProviderName } from "./stageGraphSchema.js";
+
+/** The checkout's root, found from this file so every process agrees whatever its cwd. */
+export const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/**
+ * Every setting of the gateway and the agent workers, read from the environment once at start-up and
+ * passed down. Defaults work on one machine; docs/running.md lists them.
+ */
+const SettingsSchema = z.object({
+  QUIRE_HOME: z.string().default(resolve(repoRoot, ".quire")),
+  QUIRE_HOST: z.string().default("127.0.0.1"),
+  QUIRE_PORT: port.default(8080),
+  QUIRE_PREFECT_PORT: port.default(4200),
+  PREFECT_API_URL: z.url().optional(),
+  QUIRE_PREFECT_UI_URL: z.url().optional(),
+  QUIRE_DEPLOYMENT: z.string().regex(/^[^/]+\/[^/]+$/, "flow-name/deployment-name").default("run-stage/quire"),
+  QUIRE_REDIS_PORT: port.default(6380),
+  QUIRE_REDIS_URL: z.string().optional(),
+  QUIRE_QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default("quire"),
+  QUIRE_SQLITE_PATH: z.string().optional(),
+  QUIRE_STAGES_FILE: z.string().default(resolve(repoRoot, "config/stages.yaml")),
+  QUIRE_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  QUIRE_API_KEY: z.string().min(8).optional(),
+  QUIRE_BODY_LIMIT: z.string().default("256kb"),
+  QUIRE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+  QUIRE_PROVIDER: ProviderName.optional(),
+  QUIRE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface Settings {
+  home: string;
+  http: { host: string; port: number; apiKey?: string; bodyLimit: string };
+  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number };
+  redis: { url: string; queuePrefix: string };
+  store: { sqlitePath: string };
+  stagesFile: string;
+  worker: { concurrency: number };
+  defaultProvider?: z.infer<typeof ProviderName>;
+  logLevel: z.infer<typeof SettingsSchema>["QUIRE_LOG_LEVEL"];
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = SettingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new InvalidConfig(`environment is not valid:\n  ${lines.join("\n  ")}`);
+  }
+  const e = parsed.data;
+  const prefectBase = `http://127.0.0.1:${e.QUIRE_PREFECT_PORT}`;
+  return {
+    home: e.QUIRE_HOME,
+    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT },
+    prefect: {
+      apiUrl: e.PREFECT_API_URL ?? `${prefectBase}/api`,
+      uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,
+      deployment: e.QUIRE_DEPLOYMENT,
+      pollMs: e.QUIRE_POLL_MS,
+    },
+    redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
+    store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db") },
+    stagesFile: e.QUIRE_STAGES_FILE,
+    worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY },
+    defaultProvider: e.QUIRE_PROVIDER,
+    logLevel: e.QUIRE_LOG_LEVEL,
+  };
+}

@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+import { InvalidConfig } from "../errors.js";
+import {
+  type Guard,
+  type OutputKind,
+  type ProviderName,
+  type StageLoop,
+  StageGraphConfig,
+} from "./stageGraphSchema.js";
+
+/** A step with every setting resolved (defaults < stage defaults < step). */
+export interface StepDefinition {
+  id: string;
+  stageId: string;
+  agent: string;
+  output: OutputKind;
+  instruction: string;
+  reads: string[];
+  provider: ProviderName;
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  timeoutSeconds: number;
+  retries: number;
+}
+
+export interface StageDefinition {
+  id: string;
+  name: string;
+  guard?: Guard;
+  loop?: StageLoop;
+  steps: StepDefinition[];
+}
+
+export interface StageGraph {
+  stages: StageDefinition[];
+}
+
+/** A problem found in the config, with where it is. */
+export interface ConfigProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Validate, then compile: the parsed YAML becomes a StageGraph or a list of problems naming the field. */
+export function compileStageGraph(input: unknown): { graph: StageGraph } | { problems: ConfigProblem[] } {
+  const parsed = StageGraphConfig.safeParse(input);
+  if (!parsed.success) return { problems: parsed.error.issues.map(issueToProblem) };
+  const config = parsed.data;
+  const problems: ConfigProblem[] = [];
+  const seenStages = new Set<string>();
+  const seenSteps = new Set<string>();
+  const stages: StageDefinition[] = config.stages.map((stage, si) => {
+    if (seenStages.has(stage.id)) problems.push({ path: ["stages", si, "id"], message: `stage id "${stage.id}" is used twice` });
+    seenStages.add(stage.id);
+    const ownSteps = new Set(stage.steps.map((s) => s.id));
+    const steps = stage.steps.map((step, pi): StepDefinition => {
+      if (seenSteps.has(step.id)) problems.push({ path: ["stages", si, "steps", pi, "id"], message: `step id "${step.id}" is used twice` });
+      step.reads.forEach((read, ri) => {
+        // A step may read any step before it: earlier stages, or earlier in its own stage.
+        if (!seenSteps.has(read)) {
+          problems.push({ path: ["stages", si, "steps", pi, "reads", ri], message: `step "${step.id}" reads "${read}", which is not an earlier step` });
+        }
+      });
+      seenSteps.add(step.id);
+      const { id, agent, output, instruction, reads, ...own } = step;
+      return { id, stageId: stage.id, agent, output, instruction, reads, ...config.defaults, ...stage.defaults, ...own };
+    });
+    if (stage.guard && (!seenSteps.has(stage.guard.step) || ownSteps.has(stage.guard.step))) {
+      problems.push({ path: ["stages", si, "guard", "step"], message: `guard of "${stage.id}" names "${stage.guard.step}", which is not a step of an earlier stage` });
+    }
+    if (stage.loop) {
+      const from = stage.steps.findIndex((s) => s.id === stage.loop!.from);
+      const to = stage.steps.findIndex((s) => s.id === stage.loop!.to);
+      if (from < 0 || to < 0 || from > to) {
+        problems.push({ path: ["stages", si, "loop"], message: `loop of "${stage.id}" must run from one of its steps to a later one` });
+      } else if (stage.steps[to]!.output !== "review") {
+        problems.push({ path: ["stages", si, "loop", "to"], message: `loop of "${stage.id}" must end on a step whose output is "review"` });
+      }
+    }
+    return { id: stage.id, name: stage.name, guard: stage.guard, loop: stage.loop, steps };
+  });
+  return problems.length ? { problems } : { graph: { stages } };
+}
+
+function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
+  return { path: issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)), message: issue.message };
+}
+
+/** Reads the YAML file and compiles it; throws InvalidConfig whose message names file:line and field. */
+export function loadStageGraph(file: string): StageGraph {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(readFileSync(file, "utf8"), { lineCounter });
+  if (doc.errors.length) {
+    throw new InvalidConfig(`${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
+  }
+  const result = compileStageGraph(doc.toJS());
+  if ("graph" in result) return result.graph;
+  const lines = result.problems.map((p) => {
+    const node = doc.getIn(p.path, true) as { range?: [number, number] } | undefined
+      ?? doc.getIn(p.path.slice(0, -1), true) as { range?: [number, number] } | undefined;
+    const where = node?.range ? `:${lineCounter.linePos(node.range[0]).line}` : "";
+    return `${file}${where}: ${p.path.join(".") || "(root)"}: ${p.message}`;
+  });
+  throw new InvalidConfig(`config/stages.yaml is not valid:\n  ${lines.join("\n  ")}`);
+}
+
+export function allSteps(graph: StageGraph): StepDefinition[] {
+  return graph.stages.flatMap((s) => s.steps);
+}
+
+export function findStage(graph: StageGraph, stageId: string): StageDefinition | undefined {
+  return graph.stages.find((s) => s.id === stageId);
+}

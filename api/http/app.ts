@@ -1,0 +1,55 @@
+import express, { type RequestHandler } from "express";
+import type { Logger } from "pino";
+import type { StageGraph } from "../config/stageGraph.js";
+import { Unauthorized } from "../errors.js";
+import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
+import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
+import { buildOpenApiDocument } from "./openApiDocument.js";
+import { runRoutes, type RunRoutesDeps } from "./runRoutes.js";
+
+export interface AppDeps extends RunRoutesDeps {
+  graph: StageGraph;
+  healthChecks: HealthCheck[];
+  log: Logger;
+  apiKey?: string;
+  bodyLimit: string;
+}
+
+/** The Express app: routes, validation, auth, and the one error mapping. No listening, no I/O of its own. */
+export function createApp(deps: AppDeps) {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(express.json({ limit: deps.bodyLimit }));
+
+  app.get("/health", async (_req, res) => {
+    const report = await runHealthChecks(deps.healthChecks);
+    res.status(report.status === "ok" ? 200 : 503).json(report);
+  });
+  app.get("/openapi.json", (_req, res) => {
+    res.json(buildOpenApiDocument(deps.links.gatewayUrl));
+  });
+  if (deps.apiKey) app.use(bearerAuth(deps.apiKey));
+
+  app.get("/stages/defaults", (_req, res) => {
+    res.json({
+      stages: deps.graph.stages.map((s) => ({
+        id: s.id,
+        name: s.name,
+        guard: s.guard ?? null,
+        loop: s.loop ?? null,
+        steps: s.steps.map(({ id, agent, output, reads, provider, model, temperature, maxTokens, timeoutSeconds, retries }) => ({ id, agent, output, reads, provider, model, temperature, maxTokens, timeoutSeconds, retries })),
+      })),
+    });
+  });
+  app.use(runRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(deps.log));
+  return app;
+}
+
+function bearerAuth(apiKey: string): RequestHandler {
+  return (req, _res, next) => {
+    if (req.headers.authorization !== `Bearer ${apiKey}`) throw new Unauthorized("missing or wrong bearer token (Authorization: Bearer <QUIRE_API_KEY>)");
+    next();
+  };
+}

@@ -1,0 +1,30 @@
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Logger } from "pino";
+import { InvalidInput, NotFound, PayloadTooLarge, QuireError } from "../errors.js";
+
+/** The one place errors become HTTP answers: `{error:{code, message, details?}}`. */
+export function errorMiddleware(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const mapped = toQuireError(err);
+    if (mapped) {
+      res.status(mapped.httpStatus).json({ error: { code: mapped.code, message: mapped.message, ...(mapped.details !== undefined && { details: mapped.details }) } });
+      return;
+    }
+    log.error({ err, path: req.path }, "unexpected error");
+    res.status(500).json({ error: { code: "internal", message: "unexpected error; see the gateway log" } });
+  };
+}
+
+/** Errors raised by express's own middleware (body parser) are client mistakes, not 500s. */
+function toQuireError(err: unknown): QuireError | undefined {
+  if (err instanceof QuireError) return err;
+  const e = err as { type?: string; status?: number; message?: string; limit?: number };
+  if (e?.type === "entity.too.large") return new PayloadTooLarge(`request body is over the limit of ${e.limit} bytes`);
+  if (e?.type === "entity.parse.failed") return new InvalidInput(`request body is not valid JSON: ${e.message}`);
+  if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
+  return undefined;
+}
+
+export const notFoundHandler: RequestHandler = (req) => {
+  throw new NotFound(`no route ${req.method} ${req.path}; see /openapi.json`);
+};

@@ -1,0 +1,38 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { ErrorBody, RunAccepted, RunListQuery, RunSubmission } from "./schemas.js";
+
+/** The gateway's OpenAPI document, generated from the same zod schemas that validate requests. */
+export function buildOpenApiDocument(serverUrl: string) {
+  const registry = new OpenAPIRegistry();
+  const errors = Object.fromEntries(
+    ([[400, "invalid input (zod issues with paths)"], [401, "missing or wrong bearer token"], [404, "unknown run or stage"], [409, "not allowed now"], [413, "body over the limit"], [503, "a dependency is down"]] as const).map(
+      ([code, description]) => [code, { description, content: { "application/json": { schema: ErrorBody } } }],
+    ),
+  );
+  const json = (description: string, schema: z.ZodType = z.record(z.string(), z.unknown())) => ({ description, content: { "application/json": { schema } } });
+  const runId = z.object({ id: z.string() });
+  const stageParams = z.object({ id: z.string(), stageId: z.string() });
+
+  registry.registerPath({ method: "get", path: "/health", summary: "Checks of Prefect, Redis, the store and agent workers", responses: { 200: json("all checks pass"), 503: json("a check failed") } });
+  registry.registerPath({ method: "get", path: "/stages/defaults", summary: "The stage graph with each step's defaults", responses: { 200: json("stage graph") } });
+  registry.registerPath({
+    method: "post",
+    path: "/orchestrator/run",
+    summary: "Submit a book run",
+    request: { body: { content: { "application/json": { schema: RunSubmission } } } },
+    responses: { 202: json("accepted", RunAccepted), ...errors },
+  });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs", summary: "List runs", request: { query: RunListQuery }, responses: { 200: json("runs"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}", summary: "A run's status and progress", request: { params: runId }, responses: { 200: json("run"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/outputs", summary: "Accepted outputs (history=true for all versions)", request: { params: runId }, responses: { 200: json("outputs"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/outputs/{stageId}", summary: "Outputs of one stage", request: { params: stageParams }, responses: { 200: json("outputs"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/audit", summary: "Every LLM exchange of the run", request: { params: runId }, responses: { 200: json("audit entries"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/events", summary: "The run's progress events (JSON list)", request: { params: runId }, responses: { 200: json("events"), ...errors } });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: "3.1.0",
+    info: { title: "Quire gateway", version: "0.1.0", description: "Book workflow orchestrator over Prefect 2" },
+    servers: [{ url: serverUrl }],
+  });
+}

@@ -1,0 +1,70 @@
+import { Router } from "express";
+import type { StageGraph } from "../config/stageGraph.js";
+import type { RunService } from "../runs/runService.js";
+import { runView, type RunLinks } from "../runs/runView.js";
+import type { ProviderDefaults } from "../runs/stagePlan.js";
+import type { Store } from "../store/store.js";
+import { HistoryQuery, RunListQuery, RunSubmission } from "./schemas.js";
+import { validate } from "./validate.js";
+
+export interface RunRoutesDeps {
+  runs: RunService;
+  store: Store;
+  graph: StageGraph;
+  providerDefaults: ProviderDefaults;
+  links: RunLinks;
+}
+
+/** /orchestrator/run and /orchestrator/runs/...: submit, list and read runs. */
+export function runRoutes({ runs, store, graph, providerDefaults, links }: RunRoutesDeps): Router {
+  const router = Router();
+
+  router.post("/orchestrator/run", async (req, res) => {
+    const body = validate(RunSubmission, req.body, "body");
+    const { run, created } = await runs.submit(body);
+    const self = `${links.gatewayUrl}/orchestrator/runs/${run.id}`;
+    res.status(created ? 202 : 200).json({ runId: run.id, status: run.status, links: { self, outputs: `${self}/outputs`, audit: `${self}/audit`, events: `${self}/events` } });
+  });
+
+  router.get("/orchestrator/runs", async (req, res) => {
+    const q = validate(RunListQuery, req.query, "query");
+    const page = await store.listRuns({ statuses: q.status ? [q.status] : undefined, category: q.category, limit: q.limit + 1, afterId: q.cursor });
+    const items = page.slice(0, q.limit);
+    res.json({
+      runs: items.map((r) => ({ runId: r.id, status: r.status, category: r.category, premise: r.request.idea.premise, currentStage: r.currentStageId, createdAt: r.createdAt })),
+      nextCursor: page.length > q.limit ? items.at(-1)!.id : null,
+    });
+  });
+
+  router.get("/orchestrator/runs/:id", async (req, res) => {
+    const run = await runs.get(req.params.id);
+    const [stageRuns, outputs] = await Promise.all([store.listStageRuns(run.id), store.listOutputs(run.id, { history: false })]);
+    res.json(runView(run, stageRuns, outputs, graph, providerDefaults, links));
+  });
+
+  const outputs = async (runId: string, stageId: string | undefined, query: unknown) => {
+    const { history } = validate(HistoryQuery, query, "query");
+    const run = await runs.get(runId);
+    if (stageId) runs.requireStage(stageId);
+    const list = await store.listOutputs(run.id, { stageId, history: history === "true" });
+    return { runId: run.id, ...(stageId && { stageId }), history: history === "true", outputs: list };
+  };
+  router.get("/orchestrator/runs/:id/outputs", async (req, res) => {
+    res.json(await outputs(req.params.id, undefined, req.query));
+  });
+  router.get("/orchestrator/runs/:id/outputs/:stageId", async (req, res) => {
+    res.json(await outputs(req.params.id, req.params.stageId, req.query));
+  });
+
+  router.get("/orchestrator/runs/:id/audit", async (req, res) => {
+    const run = await runs.get(req.params.id);
+    res.json({ runId: run.id, entries: await store.listAudit(run.id) });
+  });
+
+  router.get("/orchestrator/runs/:id/events", async (req, res) => {
+    const run = await runs.get(req.params.id);
+    res.json({ runId: run.id, events: await store.listEvents(run.id) });
+  });
+
+  return router;
+}

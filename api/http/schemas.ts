@@ -1,0 +1,48 @@
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { ProviderName } from "../config/stageGraphSchema.js";
+
+extendZodWithOpenApi(z);
+
+/** Request bodies and query strings of the HTTP contract; the OpenAPI document is generated from them. */
+
+const StageOverride = z.strictObject({
+  provider: ProviderName.optional(),
+  model: z.string().trim().min(1).max(200).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().positive().max(200_000).optional(),
+});
+
+export const RunSubmission = z
+  .strictObject({
+    idea: z.strictObject({
+      premise: z.string().trim().min(1, "premise must not be empty").max(5000),
+      title: z.string().trim().min(1).max(300).optional(),
+      audience: z.string().trim().min(1).max(500).optional(),
+      category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "category is lower-case letters, digits and dashes").optional(),
+    }),
+    stages: z.array(z.string()).min(1).optional().openapi({ description: "Stage ids to run, in graph order; default all." }),
+    provider: ProviderName.optional(),
+    overrides: StageOverride.extend({ stages: z.record(z.string(), StageOverride).optional() }).optional(),
+    mode: z.enum(["auto", "manual"]).default("auto"),
+    idempotencyKey: z.string().trim().min(1).max(200).optional(),
+  })
+  .openapi("RunSubmission");
+export type RunSubmission = z.infer<typeof RunSubmission>;
+
+export const RunListQuery = z.strictObject({
+  status: z.enum(["queued", "running", "pausing", "paused", "cancelling", "completed", "failed", "cancelled"]).optional(),
+  category: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().optional(),
+});
+
+export const HistoryQuery = z.strictObject({ history: z.enum(["true", "false"]).default("false") });
+
+export const ErrorBody = z
+  .object({ error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }) })
+  .openapi("Error");
+
+export const RunAccepted = z
+  .object({ runId: z.string(), status: z.string(), links: z.record(z.string(), z.string()) })
+  .openapi("RunAccepted");

@@ -1,0 +1,111 @@
+import type { PrefectClient, PrefectSchemas } from "./client.js";
+import { unwrap } from "./unwrap.js";
+
+export type PrefectStateType = PrefectSchemas["StateType"];
+
+/** What the gateway needs to know of a flow run. */
+export interface FlowRunView {
+  id: string;
+  name: string;
+  stateType: PrefectStateType | null;
+  stateName: string | null;
+  message: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  tags: string[];
+}
+
+export interface TaskRunView {
+  id: string;
+  name: string;
+  stateType: PrefectStateType | null;
+  stateName: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  tags: string[];
+}
+
+export const terminalStateTypes: ReadonlySet<PrefectStateType> = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+
+// Prefect's schema marks server-assigned fields (id, name) optional; a stored run always has them.
+const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
+  id: String(r.id),
+  name: String(r.name),
+  stateType: r.state_type ?? null,
+  stateName: r.state_name ?? null,
+  message: r.state?.message ?? null,
+  startTime: r.start_time ?? null,
+  endTime: r.end_time ?? null,
+  tags: r.tags ?? [],
+});
+
+/**
+ * A thin façade over the generated client for the flow runs of the run-stage deployment: each call is
+ * one Prefect endpoint, answers are plain views, and errors come from the one unwrap.
+ */
+export class PrefectRuns {
+  private deploymentIdCache?: string;
+
+  constructor(private readonly client: PrefectClient, private readonly deploymentName: string) {}
+
+  async health(): Promise<void> {
+    await unwrap("health", this.client.GET("/health"));
+  }
+
+  async serverVersion(): Promise<string> {
+    return unwrap("admin version", this.client.GET("/admin/version")) as Promise<string>;
+  }
+
+  async deploymentId(): Promise<string> {
+    if (this.deploymentIdCache) return this.deploymentIdCache;
+    const [flowName, name] = this.deploymentName.split("/") as [string, string];
+    const deployment = await unwrap(
+      `read deployment ${this.deploymentName}`,
+      this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
+    );
+    this.deploymentIdCache = String(deployment.id);
+    return this.deploymentIdCache;
+  }
+
+  /** Creates a flow run; the idempotency key makes a repeated call (e.g. after a gateway crash) return the same run. */
+  async createFlowRun(input: { name: string; parameters: Record<string, unknown>; tags: string[]; idempotencyKey: string }): Promise<FlowRunView> {
+    const id = await this.deploymentId();
+    const run = await unwrap(
+      `create flow run ${input.name}`,
+      this.client.POST("/deployments/{id}/create_flow_run", {
+        params: { path: { id } },
+        // The generated type renders Dict[str, Any] values as `undefined`; the server takes any JSON.
+        body: { name: input.name, parameters: input.parameters as Record<string, never>, tags: input.tags, idempotency_key: input.idempotencyKey },
+      }),
+    );
+    return toFlowRun(run);
+  }
+
+  async readFlowRun(id: string): Promise<FlowRunView> {
+    return toFlowRun(await unwrap(`read flow run ${id}`, this.client.GET("/flow_runs/{id}", { params: { path: { id } } })));
+  }
+
+  async flowRunsTagged(tags: string[]): Promise<FlowRunView[]> {
+    const runs = await unwrap(
+      "filter flow runs",
+      this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+    );
+    return runs.map(toFlowRun);
+  }
+
+  async taskRunsOf(flowRunId: string): Promise<TaskRunView[]> {
+    const runs = await unwrap(
+      "filter task runs",
+      this.client.POST("/task_runs/filter", { body: { task_runs: { flow_run_id: { any_: [flowRunId] } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+    );
+    return runs.map((r) => ({
+      id: String(r.id),
+      name: String(r.name),
+      stateType: r.state_type ?? null,
+      stateName: r.state_name ?? null,
+      startTime: r.start_time ?? null,
+      endTime: r.end_time ?? null,
+      tags: r.tags ?? [],
+    }));
+  }
+}

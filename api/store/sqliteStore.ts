@@ -1,0 +1,293 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, SqliteDialect, sql, type Transaction } from "kysely";
+import { migrateToLatest } from "./migrations.js";
+import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepKey, StepOutputRecord } from "./records.js";
+import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
+import type { Database } from "./schema.js";
+import type { NewAudit, NewEvent, NewOutput, Store } from "./store.js";
+
+const now = () => new Date().toISOString();
+
+/**
+ * The embedded default store: one SQLite file shared by the gateway and the agent workers (WAL mode,
+ * so readers never block the writer; a busy timeout so writers from several processes queue).
+ */
+export class SqliteStore implements Store {
+  private constructor(private readonly db: Kysely<Database>) {}
+
+  /** Opens the file; `migrate` applies pending migrations (only one process should: the launcher or gateway). */
+  static async open(path: string, opts: { migrate: boolean }): Promise<SqliteStore> {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    const database = new BetterSqlite3(path);
+    database.pragma("journal_mode = WAL");
+    database.pragma("busy_timeout = 10000");
+    database.pragma("foreign_keys = ON");
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    if (opts.migrate) await migrateToLatest(db);
+    return new SqliteStore(db);
+  }
+
+  async ping() {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close() {
+    await this.db.destroy();
+  }
+
+  /** BEGIN IMMEDIATE takes the write lock up front, so a read-then-write cannot fail on lock upgrade. */
+  private async writeTransaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(conn);
+        throw err;
+      }
+    });
+  }
+
+  async createRun(run: { id: string; request: RunRecord["request"]; idempotencyKey?: string }) {
+    return this.writeTransaction(async (db) => {
+      if (run.idempotencyKey) {
+        const existing = await db.selectFrom("runs").selectAll().where("idempotency_key", "=", run.idempotencyKey).executeTakeFirst();
+        if (existing) return { run: toRun(existing), created: false };
+      }
+      const at = now();
+      const row = {
+        id: run.id,
+        status: "queued",
+        mode: run.request.mode,
+        category: run.request.idea.category ?? null,
+        request: JSON.stringify(run.request),
+        current_stage_id: null,
+        error: null,
+        idempotency_key: run.idempotencyKey ?? null,
+        created_at: at,
+        updated_at: at,
+        completed_at: null,
+      };
+      await db.insertInto("runs").values(row).execute();
+      await appendEventIn(db, { runId: run.id, type: "run.queued", status: "queued", percent: 0 });
+      return { run: toRun(row), created: true };
+    });
+  }
+
+  async getRun(id: string) {
+    const row = await this.db.selectFrom("runs").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async listRuns(filter: { statuses?: RunRecord["status"][]; category?: string; limit: number; afterId?: string }) {
+    let q = this.db.selectFrom("runs").selectAll().orderBy("id").limit(filter.limit);
+    if (filter.statuses?.length) q = q.where("status", "in", filter.statuses);
+    if (filter.category) q = q.where("category", "=", filter.category);
+    if (filter.afterId) q = q.where("id", ">", filter.afterId);
+    return (await q.execute()).map(toRun);
+  }
+
+  async updateRun(id: string, from: RunRecord["status"][], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>) {
+    const result = await this.db
+      .updateTable("runs")
+      .set({
+        updated_at: now(),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(patch.currentStageId !== undefined && { current_stage_id: patch.currentStageId }),
+        ...(patch.error !== undefined && { error: patch.error }),
+        ...(patch.completedAt !== undefined && { completed_at: patch.completedAt }),
+      })
+      .where("id", "=", id)
+      .where("status", "in", from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async insertStageRun(stage: Pick<StageRunRecord, "runId" | "stageId" | "attempt" | "plannedSteps">) {
+    const row = {
+      run_id: stage.runId,
+      stage_id: stage.stageId,
+      attempt: stage.attempt,
+      flow_run_id: null,
+      status: "scheduled",
+      planned_steps: stage.plannedSteps,
+      created_at: now(),
+      started_at: null,
+      first_step_at: null,
+      ended_at: null,
+    };
+    await this.db.insertInto("stage_runs").values(row).onConflict((oc) => oc.doNothing()).execute();
+    const stored = await this.db
+      .selectFrom("stage_runs")
+      .selectAll()
+      .where("run_id", "=", stage.runId)
+      .where("stage_id", "=", stage.stageId)
+      .where("attempt", "=", stage.attempt)
+      .executeTakeFirstOrThrow();
+    return toStageRun(stored);
+  }
+
+  async updateStageRun(key: { runId: string; stageId: string; attempt: number }, patch: Partial<Omit<StageRunRecord, "runId" | "stageId" | "attempt">>) {
+    await this.db
+      .updateTable("stage_runs")
+      .set({
+        ...(patch.flowRunId !== undefined && { flow_run_id: patch.flowRunId }),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(patch.plannedSteps !== undefined && { planned_steps: patch.plannedSteps }),
+        ...(patch.startedAt !== undefined && { started_at: patch.startedAt }),
+        ...(patch.firstStepAt !== undefined && { first_step_at: patch.firstStepAt }),
+        ...(patch.endedAt !== undefined && { ended_at: patch.endedAt }),
+      })
+      .where("run_id", "=", key.runId)
+      .where("stage_id", "=", key.stageId)
+      .where("attempt", "=", key.attempt)
+      .execute();
+  }
+
+  async listStageRuns(runId: string) {
+    const rows = await this.db.selectFrom("stage_runs").selectAll().where("run_id", "=", runId).orderBy("created_at").orderBy("attempt").execute();
+    return rows.map(toStageRun);
+  }
+
+  async findAcceptedOutput(key: StepKey) {
+    const row = await acceptedOutputQuery(this.db, key).executeTakeFirst();
+    return row && toOutput(row);
+  }
+
+  async latestAcceptedOutputs(runId: string, stepIds: string[]) {
+    if (!stepIds.length) return [];
+    const rows = await this.db
+      .selectFrom("step_outputs")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .where("step_id", "in", stepIds)
+      .where("status", "=", "accepted")
+      .orderBy("version", "desc")
+      .execute();
+    const latest = new Map<string, StepOutputRecord>();
+    for (const row of rows) if (!latest.has(row.step_id)) latest.set(row.step_id, toOutput(row));
+    return stepIds.flatMap((id) => latest.get(id) ?? []);
+  }
+
+  async listOutputs(runId: string, filter: { stageId?: string; history: boolean }) {
+    let q = this.db.selectFrom("step_outputs").selectAll().where("run_id", "=", runId).orderBy("id");
+    if (filter.stageId) q = q.where("stage_id", "=", filter.stageId);
+    if (!filter.history) q = q.where("status", "=", "accepted");
+    return (await q.execute()).map(toOutput);
+  }
+
+  async acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent) {
+    return this.writeTransaction(async (db) => {
+      const existing = await acceptedOutputQuery(db, output).executeTakeFirst();
+      if (existing) return { output: toOutput(existing), created: false };
+      const { max } = await db
+        .selectFrom("step_outputs")
+        .select((eb) => eb.fn.max<number | null>("version").as("max"))
+        .where("run_id", "=", output.runId)
+        .where("step_id", "=", output.stepId)
+        .executeTakeFirstOrThrow();
+      const row = {
+        run_id: output.runId,
+        stage_id: output.stageId,
+        stage_attempt: output.stageAttempt,
+        step_id: output.stepId,
+        iteration: output.iteration,
+        version: Number(max ?? 0) + 1,
+        status: "accepted",
+        content: JSON.stringify(output.content),
+        provider: output.provider,
+        model: output.model,
+        job_id: output.jobId,
+        created_at: now(),
+        superseded_at: null,
+      };
+      const inserted = await db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
+      await insertAudit(db, audit);
+      await appendEventIn(db, event);
+      return { output: toOutput(inserted), created: true };
+    });
+  }
+
+  async recordAudit(audit: NewAudit) {
+    await insertAudit(this.db, audit);
+  }
+
+  async listAudit(runId: string): Promise<AuditRecord[]> {
+    return (await this.db.selectFrom("audit_entries").selectAll().where("run_id", "=", runId).orderBy("id").execute()).map(toAudit);
+  }
+
+  async appendEvent(event: NewEvent): Promise<EventRecord> {
+    return this.writeTransaction((db) => appendEventIn(db, event));
+  }
+
+  async listEvents(runId: string, afterSeq = 0) {
+    const rows = await this.db.selectFrom("events").selectAll().where("run_id", "=", runId).where("seq", ">", afterSeq).orderBy("seq").execute();
+    return rows.map(toEvent);
+  }
+}
+
+function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
+  return db
+    .selectFrom("step_outputs")
+    .selectAll()
+    .where("run_id", "=", key.runId)
+    .where("stage_id", "=", key.stageId)
+    .where("stage_attempt", "=", key.stageAttempt)
+    .where("step_id", "=", key.stepId)
+    .where("iteration", "=", key.iteration)
+    .where("status", "=", "accepted");
+}
+
+async function insertAudit(db: Kysely<Database>, a: NewAudit) {
+  await db
+    .insertInto("audit_entries")
+    .values({
+      run_id: a.runId,
+      stage_id: a.stageId,
+      stage_attempt: a.stageAttempt,
+      step_id: a.stepId,
+      iteration: a.iteration,
+      job_id: a.jobId,
+      attempt: a.attempt,
+      provider: a.provider,
+      model: a.model,
+      temperature: a.temperature,
+      max_tokens: a.maxTokens,
+      request: JSON.stringify(a.request),
+      response: a.response === undefined || a.response === null ? null : JSON.stringify(a.response),
+      outcome: a.outcome,
+      error: a.error,
+      input_tokens: a.inputTokens,
+      output_tokens: a.outputTokens,
+      latency_ms: Math.round(a.latencyMs),
+      finish_reason: a.finishReason,
+      created_at: now(),
+    })
+    .execute();
+}
+
+/** Appends with the next seq of the run; callers hold the write lock, so seq is gap-free and monotonic. */
+async function appendEventIn(db: Kysely<Database>, e: NewEvent): Promise<EventRecord> {
+  const { max } = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.max<number | null>("seq").as("max"))
+    .where("run_id", "=", e.runId)
+    .executeTakeFirstOrThrow();
+  const row = {
+    run_id: e.runId,
+    seq: Number(max ?? 0) + 1,
+    type: e.type,
+    stage_id: e.stageId ?? null,
+    step_id: e.stepId ?? null,
+    status: e.status ?? null,
+    percent: e.percent,
+    data: e.data ? JSON.stringify(e.data) : null,
+    at: new Date().toISOString(),
+  };
+  await db.insertInto("events").values(row).execute();
+  return toEvent(row);
+}

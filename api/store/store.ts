@@ -1,0 +1,48 @@
+import type {
+  AuditRecord,
+  EventRecord,
+  RunRecord,
+  RunRequest,
+  RunStatus,
+  StageRunRecord,
+  StepKey,
+  StepOutputRecord,
+} from "./records.js";
+
+export type NewOutput = Omit<StepOutputRecord, "id" | "version" | "status" | "createdAt" | "supersededAt">;
+export type NewAudit = Omit<AuditRecord, "id" | "createdAt">;
+export type NewEvent = Omit<EventRecord, "seq" | "at">;
+
+/**
+ * The one port in front of persistence. SQLite implements it today (sqliteStore.ts); Postgres can fill
+ * the same interface over the same migrations. Writes that belong together happen in one transaction.
+ */
+export interface Store {
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createRun(run: { id: string; request: RunRequest; idempotencyKey?: string }): Promise<{ run: RunRecord; created: boolean }>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  listRuns(filter: { statuses?: RunStatus[]; category?: string; limit: number; afterId?: string }): Promise<RunRecord[]>;
+  /** Changes a run's fields only while its status is one of `from` (optimistic guard); true if it did. */
+  updateRun(id: string, from: RunStatus[], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>): Promise<boolean>;
+
+  insertStageRun(stage: Pick<StageRunRecord, "runId" | "stageId" | "attempt" | "plannedSteps">): Promise<StageRunRecord>;
+  updateStageRun(key: { runId: string; stageId: string; attempt: number }, patch: Partial<Omit<StageRunRecord, "runId" | "stageId" | "attempt">>): Promise<void>;
+  listStageRuns(runId: string): Promise<StageRunRecord[]>;
+
+  findAcceptedOutput(key: StepKey): Promise<StepOutputRecord | undefined>;
+  /** Latest accepted output of each named step in the run (any attempt); superseded ones are ignored. */
+  latestAcceptedOutputs(runId: string, stepIds: string[]): Promise<StepOutputRecord[]>;
+  listOutputs(runId: string, filter: { stageId?: string; history: boolean }): Promise<StepOutputRecord[]>;
+  /**
+   * Records an accepted output with its audit entry and event in one transaction. When the step already
+   * has an accepted output (a duplicate delivery), nothing is written and the existing one is returned.
+   */
+  acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent): Promise<{ output: StepOutputRecord; created: boolean }>;
+  recordAudit(audit: NewAudit): Promise<void>;
+  listAudit(runId: string): Promise<AuditRecord[]>;
+
+  appendEvent(event: NewEvent): Promise<EventRecord>;
+  listEvents(runId: string, afterSeq?: number): Promise<EventRecord[]>;
+}

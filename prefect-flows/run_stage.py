@@ -1,0 +1,113 @@
+"""The one generic Prefect flow: run the steps of one stage of one book run.
+
+Each step is a Prefect task that hands the step to a TypeScript agent worker as a BullMQ job on Redis
+and waits for the job to finish. The flow holds no book logic: which steps, with which settings and
+inputs, come in as parameters from the gateway. A step that already has an accepted output comes back
+at once (the job id is deterministic and the agent worker is idempotent), so a resumed or re-run flow
+never pays twice for a step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any, Optional
+
+from bullmq import Job, Queue
+from prefect import flow, get_run_logger, task
+from prefect.context import get_run_context
+
+REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
+QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
+POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.1"))
+PERMANENT_MARK = "[permanent]"
+
+
+class StepFailed(Exception):
+    """The agent worker gave up on the step; Prefect may retry it."""
+
+
+class StepFailedPermanently(Exception):
+    """A failure that a retry cannot fix (bad request, bad credentials, invalid output after repair)."""
+
+
+class StepTimedOut(Exception):
+    """No result within the step's timeout (no live worker, or a hung provider)."""
+
+
+def queue_name(provider: str) -> str:
+    """One queue per provider, so each has its own workers and rate limit (workers/queueNames.ts)."""
+    return f"steps-{provider}"
+
+
+def job_id(run_id: str, stage_id: str, attempt: int, step_id: str, iteration: int, try_number: int) -> str:
+    """Deterministic, so a re-run of the flow finds the job (and its result) it already added."""
+    return f"{run_id}.{stage_id}.{attempt}.{step_id}.{iteration}.{try_number}"
+
+
+def next_step_index(steps: list[dict], index: int, iteration: int, loop: Optional[dict], result: dict) -> tuple[int, int]:
+    """Where to go after steps[index]: the next step, or back to loop['from'] while the review says not done."""
+    step_id = steps[index]["stepId"]
+    if loop and step_id == loop["to"]:
+        content = result.get("content") or {}
+        if not content.get(loop["until"]) and iteration < loop["maxIterations"]:
+            start = next(i for i, s in enumerate(steps) if s["stepId"] == loop["from"])
+            return start, iteration + 1
+    return index + 1, iteration
+
+
+def is_retryable(task_: Any, task_run: Any, state: Any) -> bool:
+    return PERMANENT_MARK not in (state.message or "")
+
+
+async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float) -> dict:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        job = await Job.fromId(queue, jid)
+        if job is not None and getattr(job, "finishedOn", None):
+            reason = getattr(job, "failedReason", None)
+            if reason:
+                if PERMANENT_MARK in reason:
+                    raise StepFailedPermanently(reason)
+                raise StepFailed(reason)
+            return job.returnvalue
+        await asyncio.sleep(POLL_SECONDS)
+    try:
+        await queue.remove(jid)  # best effort: a job still waiting must not run after we gave up on it
+    except Exception:
+        pass
+    raise StepTimedOut(f"job {jid} gave no result within {timeout_seconds:g}s")
+
+
+@task(name="run-step", retry_condition_fn=is_retryable, retry_delay_seconds=1)
+async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iteration: int) -> dict:
+    try_number = get_run_context().task_run.run_count
+    jid = job_id(run_id, stage_id, attempt, step["stepId"], iteration, try_number)
+    queue = Queue(queue_name(step["provider"]), {"connection": REDIS_URL, "prefix": QUEUE_PREFIX})
+    try:
+        data = {**step, "runId": run_id, "stageId": stage_id, "stageAttempt": attempt, "iteration": iteration, "try": try_number}
+        await queue.add(step["stepId"], data, {"jobId": jid, "attempts": 1})
+        return await wait_for_job(queue, jid, float(step.get("timeoutSeconds", 120)))
+    finally:
+        await queue.close()
+
+
+@flow(name="run-stage", log_prints=False)
+async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None) -> dict:
+    """Runs the stage's steps in order (repeating the loop, if any, until its review accepts)."""
+    logger = get_run_logger()
+    tags = [f"book:{runId}", f"stage:{stageId}"]
+    index, iteration, done = 0, 1, []
+    while index < len(steps):
+        step = steps[index]
+        label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
+        result = await run_step.with_options(
+            task_run_name=label,
+            tags=[*tags, f"step:{step['stepId']}"],
+            retries=int(step.get("retries", 0)),
+        )(runId, stageId, attempt, step, iteration)
+        logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
+        done.append(label)
+        index, iteration = next_step_index(steps, index, iteration, loop, result)
+    return {"runId": runId, "stageId": stageId, "attempt": attempt, "steps": done}

@@ -1,0 +1,190 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { ManagedProcess } from "./managedProcess.js";
+import { httpOk, portInUse, waitFor } from "./waitFor.js";
+
+export interface StackOptions {
+  root: string;
+  /** State folder: Prefect home, Redis data, the SQLite store, logs. */
+  home: string;
+  ports: { gateway: number; prefect: number; redis: number };
+  agentWorkers?: number;
+  prefectWorkers?: number;
+  /** Extra environment for the gateway and agent workers (e.g. QUIRE_POLL_MS). */
+  env?: Record<string, string>;
+  say?: (msg: string) => void;
+}
+
+export class StackAlreadyRunning extends Error {}
+
+/**
+ * The whole stack, real from top to bottom: Redis, Prefect server, the work pool and the run-stage
+ * deployment, Prefect worker(s), the gateway and agent worker(s). `stop()` may be called at any time,
+ * also while `start()` is still waiting, and stops everything started so far; if this process exits
+ * without stopping, whatever is left is killed.
+ */
+export class Stack {
+  readonly gatewayUrl: string;
+  readonly prefectApiUrl: string;
+  readonly prefectUiUrl: string;
+  readonly redisUrl: string;
+  readonly home: string;
+  readonly processes = new Map<string, ManagedProcess>();
+  private readonly readiness = new Map<string, () => Promise<void>>();
+  private readonly killAll = () => this.processes.forEach((p) => p.killNow());
+  private stopped = false;
+  private locked = false;
+
+  constructor(private readonly opts: StackOptions) {
+    this.home = opts.home;
+    this.prefectApiUrl = `http://127.0.0.1:${opts.ports.prefect}/api`;
+    this.prefectUiUrl = `http://127.0.0.1:${opts.ports.prefect}`;
+    this.redisUrl = process.env.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${opts.ports.redis}`;
+    this.gatewayUrl = `http://127.0.0.1:${opts.ports.gateway}`;
+  }
+
+  async start(): Promise<void> {
+    const say = this.opts.say ?? (() => {});
+    const { root, home, ports } = this.opts;
+    mkdirSync(home, { recursive: true });
+    claimLock(home, ports);
+    this.locked = true;
+    process.once("exit", this.killAll);
+    const bin = (name: string) => join(root, ".venv", "bin", name);
+    const prefectEnv: Record<string, string> = {
+      PREFECT_HOME: join(home, "prefect"),
+      PREFECT_API_URL: this.prefectApiUrl,
+      PREFECT_SERVER_ANALYTICS_ENABLED: "false",
+      PREFECT_API_SERVICES_FLOW_RUN_NOTIFICATIONS_ENABLED: "false",
+      PREFECT_CLI_PROMPT: "false",
+      PREFECT_WORKER_QUERY_SECONDS: "1",
+      PREFECT_WORKER_PREFETCH_SECONDS: "5",
+      QUIRE_ROOT: root,
+      QUIRE_REDIS_URL: this.redisUrl,
+      QUIRE_QUEUE_PREFIX: "quire",
+    };
+    const quireEnv: Record<string, string> = {
+      QUIRE_HOME: home,
+      QUIRE_PORT: String(ports.gateway),
+      QUIRE_PREFECT_PORT: String(ports.prefect),
+      PREFECT_API_URL: this.prefectApiUrl,
+      QUIRE_REDIS_URL: this.redisUrl,
+      ...this.opts.env,
+    };
+    try {
+      await assertPortsFree(process.env.QUIRE_REDIS_URL ? { gateway: ports.gateway, prefect: ports.prefect } : ports);
+      const waits: Promise<void>[] = [];
+      if (!process.env.QUIRE_REDIS_URL) {
+        mkdirSync(join(home, "redis"), { recursive: true });
+        // Append-only file with fsync every second: a restarted Redis keeps its queued jobs.
+        const args = ["--port", String(ports.redis), "--bind", "127.0.0.1", "--dir", join(home, "redis"), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""];
+        const redis = this.define("redis", "redis-server", args, {}, (p) =>
+          waitFor("redis", async () => (await execa("redis-cli", ["-p", String(ports.redis), "ping"], { reject: false })).stdout === "PONG", { timeoutMs: 20_000, failFast: failFast(p) }),
+        );
+        say(`starting Redis on ${ports.redis}`);
+        waits.push(this.launch(redis));
+      }
+      const server = this.define("prefect-server", bin("prefect"), ["server", "start", "--host", "127.0.0.1", "--port", String(ports.prefect)], prefectEnv, (p) =>
+        waitFor("Prefect server", () => httpOk(`${this.prefectApiUrl}/health`), { timeoutMs: 120_000, intervalMs: 500, failFast: failFast(p) }),
+      );
+      say(`starting Prefect server on ${ports.prefect} (home ${prefectEnv.PREFECT_HOME})`);
+      waits.push(this.launch(server));
+      await Promise.all(waits);
+
+      say("creating work pool 'quire' and deploying run-stage/quire from prefect.yaml");
+      await ensureWorkPool(bin("prefect"), this.prefectApiUrl, prefectEnv, root);
+      const deploy = execa(bin("prefect"), ["--no-prompt", "deploy", "--all"], { cwd: root, env: prefectEnv, reject: false, all: true });
+      for (let i = 1; i <= (this.opts.prefectWorkers ?? 1); i++) {
+        const name = `prefect-worker-${i}`;
+        await this.launch(this.define(name, bin("prefect"), ["worker", "start", "--pool", "quire", "--type", "process", "--name", `${name}-${ports.prefect}`], prefectEnv));
+      }
+      const nodeArgs = (entry: string) => ["--import", "tsx", join(root, entry)];
+      say(`starting the gateway on ${ports.gateway}`);
+      await this.launch(this.define("gateway", process.execPath, nodeArgs("api/main.ts"), quireEnv, (p) => waitFor("gateway", () => httpOk(`${this.gatewayUrl}/openapi.json`), { timeoutMs: 60_000, failFast: failFast(p) })));
+      for (let i = 1; i <= (this.opts.agentWorkers ?? 1); i++) {
+        await this.launch(this.define(`agent-worker-${i}`, process.execPath, nodeArgs("workers/main.ts"), quireEnv));
+      }
+      const deployed = await deploy;
+      if (deployed.exitCode !== 0) throw new Error(`prefect deploy failed:\n${deployed.all?.slice(-3000)}`);
+      say("waiting for /health (Prefect, Redis, store, agent workers)");
+      const gateway = this.processes.get("gateway")!;
+      await waitFor("stack health", () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: failFast(gateway) });
+      if (this.stopped) throw new Error("the stack was stopped while starting");
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Starts (again) one of the stack's processes, e.g. after a test killed it, and waits until it is ready. */
+  async restart(name: string): Promise<void> {
+    const p = this.processes.get(name);
+    if (!p) throw new Error(`no process ${name}`);
+    if (p.running) await p.stop();
+    await this.launch(p);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // Reverse order of start: clients first, then the services they talk to.
+    for (const p of [...this.processes.values()].reverse()) await p.stop();
+    if (this.locked) releaseLock(this.opts.home);
+    this.locked = false;
+    process.removeListener("exit", this.killAll);
+  }
+
+  private define(name: string, command: string, args: string[], env: Record<string, string>, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
+    const p = new ManagedProcess(name, command, args, { cwd: this.opts.root, env, logDir: join(this.opts.home, "logs") });
+    this.processes.set(name, p);
+    this.readiness.set(name, () => ready?.(p) ?? Promise.resolve());
+    return p;
+  }
+
+  private async launch(p: ManagedProcess): Promise<void> {
+    if (this.stopped) throw new Error("the stack was stopped while starting");
+    p.start();
+    await this.readiness.get(p.name)!();
+  }
+}
+
+const failFast = (p: ManagedProcess) => () => (p.running ? undefined : `${p.name} ${p.exitDescription || "stopped"}; see ${p.logFile}`);
+
+async function ensureWorkPool(prefect: string, apiUrl: string, env: Record<string, string>, cwd: string) {
+  const res = await fetch(`${apiUrl}/work_pools/quire`);
+  if (res.ok) return;
+  const created = await execa(prefect, ["work-pool", "create", "quire", "--type", "process"], { cwd, env, reject: false, all: true });
+  if (created.exitCode !== 0 && !/already exists/i.test(created.all ?? "")) throw new Error(`could not create work pool quire:\n${created.all}`);
+}
+
+function claimLock(home: string, ports: StackOptions["ports"]) {
+  const lock = join(home, "stack.json");
+  if (existsSync(lock)) {
+    const { pid, gatewayPort } = JSON.parse(readFileSync(lock, "utf8")) as { pid: number; gatewayPort: number };
+    if (pidAlive(pid)) {
+      throw new StackAlreadyRunning(`a Quire stack is already running from ${home} (launcher pid ${pid}, gateway on port ${gatewayPort}); stop it with Ctrl-C there, or set QUIRE_HOME and the QUIRE_*_PORT variables to run a second one`);
+    }
+  }
+  writeFileSync(lock, JSON.stringify({ pid: process.pid, gatewayPort: ports.gateway, prefectPort: ports.prefect, redisPort: ports.redis }));
+}
+
+function releaseLock(home: string) {
+  rmSync(join(home, "stack.json"), { force: true });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses ports that something else already listens on, naming the variable to change. */
+async function assertPortsFree(ports: Partial<StackOptions["ports"]>): Promise<void> {
+  const names = { gateway: "QUIRE_PORT", prefect: "QUIRE_PREFECT_PORT", redis: "QUIRE_REDIS_PORT" } as const;
+  for (const [key, port] of Object.entries(ports) as [keyof typeof names, number][]) {
+    if (await portInUse(port)) throw new StackAlreadyRunning(`port ${port} (${names[key]}) is already in use; stop what uses it or set ${names[key]} to another port`);
+  }
+}

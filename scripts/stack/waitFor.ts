@@ -1,0 +1,35 @@
+import { createConnection } from "node:net";
+
+/** Polls `probe` until it returns true or the deadline passes; `describe` explains a timeout. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; failFast?: () => string | undefined }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  let lastError = "";
+  while (Date.now() < deadline) {
+    const fatal = opts.failFast?.();
+    if (fatal) throw new Error(`${what}: ${fatal}`);
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250));
+  }
+  throw new Error(`${what}: not ready after ${Math.round(opts.timeoutMs / 1000)} s${lastError ? ` (last error: ${lastError})` : ""}`);
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.ok;
+}
+
+/** True when something already listens on the port. */
+export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

@@ -1,0 +1,57 @@
+import { Worker, type Job } from "bullmq";
+import { Redis } from "ioredis";
+import { stepQueueName } from "./queueNames.js";
+import { StepJobData, type StepJobResult } from "./stepJob.js";
+import { PermanentStepError, runStep, type StepRunnerDeps } from "./stepRunner.js";
+
+export const AGENT_WORKER_NAME = "quire-agent";
+
+export interface AgentWorkerOptions {
+  redisUrl: string;
+  queuePrefix: string;
+  concurrency: number;
+  /** How long a job's lock lasts; BullMQ renews it at half that while the step runs (the heartbeat). */
+  lockDurationMs?: number;
+}
+
+/**
+ * Consumes the step queues of every provider this worker has. BullMQ holds the worker's lock on a job
+ * and renews it while the step runs; a job whose lock lapses (worker died) is "stalled" and handed to
+ * another worker, where the accepted-output check keeps the step from being done twice.
+ */
+export class AgentWorker {
+  private readonly workers: Worker<unknown, StepJobResult>[] = [];
+  private readonly connection: Redis;
+
+  constructor(private readonly deps: StepRunnerDeps, private readonly opts: AgentWorkerOptions) {
+    this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  }
+
+  start(): void {
+    for (const provider of this.deps.providers.names()) {
+      const worker = new Worker<unknown, StepJobResult>(stepQueueName(provider), (job, token, signal) => this.process(job, signal), {
+        connection: this.connection,
+        prefix: this.opts.queuePrefix,
+        concurrency: this.opts.concurrency,
+        lockDuration: this.opts.lockDurationMs ?? 30_000,
+        name: AGENT_WORKER_NAME,
+      });
+      worker.on("failed", (job, err) => this.deps.log.warn({ jobId: job?.id, err: err.message }, "step job failed"));
+      worker.on("error", (err) => this.deps.log.error({ err: err.message }, "agent worker error"));
+      this.workers.push(worker);
+    }
+  }
+
+  private async process(job: Job<unknown, StepJobResult>, signal?: AbortSignal): Promise<StepJobResult> {
+    const parsed = StepJobData.safeParse(job.data);
+    if (!parsed.success) throw new PermanentStepError(`job ${job.id} has invalid data: ${parsed.error.message}`);
+    const data = parsed.data;
+    const log = this.deps.log.child({ runId: data.runId, stageId: data.stageId, stepId: data.stepId, jobId: job.id });
+    return runStep(data, String(job.id), { ...this.deps, log }, signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+    this.connection.disconnect();
+  }
+}

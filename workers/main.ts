@@ -1,0 +1,28 @@
+// Agent worker process: consumes step jobs from Redis, calls the provider, writes outputs and audit.
+import { loadStageGraph } from "../api/config/stageGraph.js";
+import { loadSettings } from "../api/config/settings.js";
+import { createLogger } from "../api/logging.js";
+import { SqliteStore } from "../api/store/sqliteStore.js";
+import { AgentWorker } from "./agentWorker.js";
+import { ProviderRegistry } from "./providers/providerRegistry.js";
+
+const settings = loadSettings();
+const log = createLogger("agent-worker", settings.logLevel);
+const graph = loadStageGraph(settings.stagesFile);
+const store = await SqliteStore.open(settings.store.sqlitePath, { migrate: false });
+const providers = new ProviderRegistry({ mockDelayMs: Number(process.env.QUIRE_MOCK_DELAY_MS ?? 0) });
+const worker = new AgentWorker({ store, providers, graph, log }, { redisUrl: settings.redis.url, queuePrefix: settings.redis.queuePrefix, concurrency: settings.worker.concurrency });
+worker.start();
+log.info({ providers: providers.names(), redis: settings.redis.url }, "agent worker started");
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "agent worker stopping");
+  await worker.close();
+  await store.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));

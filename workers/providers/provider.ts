@@ -1,0 +1,31 @@
+import type { OutputKind, ProviderName } from "../../api/config/stageGraphSchema.js";
+
+export interface GenerateRequest {
+  system: string;
+  prompt: string;
+  model: string;
+  temperature: number;
+  maxTokens: number;
+  signal?: AbortSignal;
+  /** The shape the answer must have, for providers with structured output. */
+  output: { kind: OutputKind; jsonSchema: Record<string, unknown> };
+  /** Where the request comes from; real providers ignore it, the mock builds its answer from it. */
+  meta: { stepId: string; premise: string; inputs: { stepId: string; heading: string }[] };
+}
+
+export interface GenerateResponse {
+  text: string;
+  usage: { inputTokens: number; outputTokens: number };
+  model: string;
+  finishReason: string;
+  latencyMs: number;
+}
+
+/** One LLM provider. Adapters live beside this file; the registry picks one by name. */
+export interface Provider {
+  readonly name: ProviderName;
+  generate(request: GenerateRequest): Promise<GenerateResponse>;
+}
+
+/** A failure that retrying cannot fix (bad request, bad credentials). */
+export class PermanentProviderError extends Error {}

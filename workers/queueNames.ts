@@ -1,0 +1,7 @@
+import type { ProviderName } from "../api/config/stageGraphSchema.js";
+
+/** One BullMQ queue per provider (each with its own workers and rate limit). Same names as run_stage.py. */
+export const stepQueueName = (provider: ProviderName) => `steps-${provider}`;
+
+/** Marks a failure no retry can fix; run_stage.py's retry condition looks for it in the job's failedReason. */
+export const PERMANENT_MARK = "[permanent]";

@@ -1,0 +1,95 @@
+import type { Logger } from "pino";
+import type { StageGraph } from "../api/config/stageGraph.js";
+import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
+import type { Store } from "../api/store/store.js";
+import { outputJsonSchema, parseOutput } from "./outputSchemas.js";
+import { buildStepPrompt } from "./prompts/stepPrompt.js";
+import { PermanentProviderError, type GenerateResponse } from "./providers/provider.js";
+import type { ProviderRegistry } from "./providers/providerRegistry.js";
+import { PERMANENT_MARK } from "./queueNames.js";
+import type { StepJobData, StepJobResult } from "./stepJob.js";
+
+export interface StepRunnerDeps {
+  store: Store;
+  providers: ProviderRegistry;
+  graph: StageGraph;
+  log: Logger;
+}
+
+/** Failure the flow must not retry; the mark travels in the BullMQ job's failedReason. */
+export class PermanentStepError extends Error {
+  constructor(message: string) {
+    super(`${PERMANENT_MARK} ${message}`);
+  }
+}
+
+const finishedStatuses = new Set(["completed", "failed", "cancelled"]);
+
+/**
+ * Does one step: returns the accepted output if there is one (no provider call), else asks the provider,
+ * validates the answer and records output + audit + event in one transaction.
+ */
+export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
+  const { store, log } = deps;
+  const key = { runId: job.runId, stageId: job.stageId, stageAttempt: job.stageAttempt, stepId: job.stepId, iteration: job.iteration };
+  const existing = await store.findAcceptedOutput(key);
+  if (existing) {
+    log.info({ ...key, version: existing.version }, "step already has an accepted output; not calling the provider");
+    return { outputId: existing.id, version: existing.version, content: existing.content, reused: true };
+  }
+  const run = await store.getRun(job.runId);
+  if (!run) throw new PermanentStepError(`run ${job.runId} does not exist`);
+  if (finishedStatuses.has(run.status)) throw new PermanentStepError(`run ${job.runId} is ${run.status}; step ${job.stepId} is not run`);
+
+  const planned = plannedStepIds(deps.graph, run.request.stages);
+  const percentNow = async () => percentComplete(planned, (await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId));
+  await store.appendEvent({ runId: job.runId, type: "step.started", stageId: job.stageId, stepId: job.stepId, status: "running", percent: await percentNow(), data: { iteration: job.iteration, try: job.try } });
+
+  const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
+  const { system, prompt } = buildStepPrompt(job, run.request.idea, inputs);
+  const request = {
+    system,
+    prompt,
+    model: job.model,
+    temperature: job.temperature,
+    maxTokens: job.maxTokens,
+    signal,
+    output: { kind: job.output, jsonSchema: outputJsonSchema(job.output) },
+    meta: { stepId: job.stepId, premise: run.request.idea.premise, inputs: inputs.map((o) => ({ stepId: o.stepId, heading: String(o.content.heading ?? "") })) },
+  };
+  const audit = {
+    ...key,
+    jobId,
+    attempt: job.try,
+    provider: job.provider,
+    model: job.model,
+    temperature: job.temperature,
+    maxTokens: job.maxTokens,
+    request: { system, prompt, model: job.model, temperature: job.temperature, maxTokens: job.maxTokens },
+  };
+
+  const started = performance.now();
+  let response: GenerateResponse;
+  try {
+    response = await deps.providers.get(job.provider).generate(request);
+  } catch (err) {
+    const message = (err as Error).message;
+    await store.recordAudit({ ...audit, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - started, finishReason: null });
+    if (err instanceof PermanentProviderError) throw new PermanentStepError(message);
+    throw err;
+  }
+  const usage = { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens, latencyMs: response.latencyMs, finishReason: response.finishReason };
+  const parsed = parseOutput(job.output, response.text);
+  if (!parsed.ok) {
+    await store.recordAudit({ ...audit, response: { text: response.text }, outcome: "rejected", error: parsed.error, ...usage });
+    throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema: ${parsed.error}`);
+  }
+  const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
+  const { output, created } = await store.acceptOutput(
+    { ...key, content: parsed.content, provider: job.provider, model: response.model, jobId },
+    { ...audit, model: response.model, response: { text: response.text }, outcome: "accepted", error: null, ...usage },
+    { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration } },
+  );
+  log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
+  return { outputId: output.id, version: output.version, content: output.content, reused: !created };
+}
