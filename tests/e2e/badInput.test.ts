@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { call, helloWorld } from "./gatewayClient.js";
+
+const runCount = async () => {
+  let count = 0;
+  let cursor: string | null = null;
+  do {
+    const { body } = await call(`/orchestrator/runs?limit=200${cursor ? `&cursor=${cursor}` : ""}`);
+    count += body.runs.length;
+    cursor = body.nextCursor;
+  } while (cursor);
+  return count;
+};
+
+describe("bad input gets a clear 4xx and creates nothing", () => {
+  it.each([
+    ["a body without a premise", { idea: {} }, 400, "idea.premise"],
+    ["an empty premise", { idea: { premise: "  " } }, 400, "idea.premise"],
+    ["an unknown stage id", { ...helloWorld(), stages: ["idea_intake", "poetry"] }, 400, "stages.1"],
+    ["an unknown provider", { ...helloWorld(), provider: "llama" }, 400, "provider"],
+    ["a wrong type", { ...helloWorld(), overrides: { temperature: "hot" } }, 400, "overrides.temperature"],
+    ["an unknown field", { ...helloWorld(), colour: "red" }, 400, "(root)"],
+    ["an override for an unknown stage", { ...helloWorld(), overrides: { stages: { poetry: { model: "x" } } } }, 400, "overrides.stages.poetry"],
+    ["a provider without credentials", { ...helloWorld(), provider: "openai" }, 400, "provider"],
+  ])("%s", async (_name, body, status, path) => {
+    const before = await runCount();
+    const res = await call("/orchestrator/run", { body });
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe("invalid_input");
+    expect(res.body.error.details.issues.map((i: any) => i.path)).toContain(path);
+    expect(await runCount()).toBe(before);
+  });
+
+  it("answers 409 with the guard's reason for stages whose guard can never pass", async () => {
+    const res = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake", "title"] } });
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toContain("structure is not final");
+  });
+
+  it("answers 400 for a body that is not JSON", async () => {
+    const res = await call("/orchestrator/run", { rawBody: "{not json" });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain("not valid JSON");
+  });
+
+  it("answers 413 for a huge body and keeps serving", async () => {
+    const before = await runCount();
+    const res = await call("/orchestrator/run", { body: { idea: { premise: "x".repeat(2_000_000) } } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe("payload_too_large");
+    expect(await runCount()).toBe(before);
+    expect((await call("/health")).status).toBe(200);
+  });
+
+  it("answers 404 for an unknown run, an unknown stage and an unknown route", async () => {
+    expect((await call("/orchestrator/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: `bad-input-${Date.now()}` } });
+    expect((await call(`/orchestrator/runs/${body.runId}/outputs/poetry`)).status).toBe(404);
+    expect((await call("/orchestrator/nothing-here")).status).toBe(404);
+  });
+
+  it("returns the same run for the same idempotency key", async () => {
+    const key = `idem-${Date.now()}`;
+    const first = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: key } });
+    const second = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: key } });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(200);
+    expect(second.body.runId).toBe(first.body.runId);
+  });
+});

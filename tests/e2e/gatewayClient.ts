@@ -1,0 +1,41 @@
+import { inject } from "vitest";
+
+/** Small helpers for e2e tests: plain HTTP against the gateway, and waiting on a run with a deadline. */
+
+export const gatewayUrl = () => inject("gatewayUrl");
+
+export async function call(path: string, init: { method?: string; body?: unknown; rawBody?: string } = {}) {
+  const res = await fetch(`${gatewayUrl()}${path}`, {
+    method: init.method ?? (init.body !== undefined || init.rawBody !== undefined ? "POST" : "GET"),
+    headers: { "content-type": "application/json" },
+    body: init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { raw: text };
+  }
+  return { status: res.status, body: json };
+}
+
+export const helloWorld = (premise = "Small daily habits compound into a calmer, more focused life") => ({
+  idea: { premise, title: "Hello, World of Habits", audience: "busy professionals", category: "self-help" },
+  provider: "mock",
+});
+
+const terminal = new Set(["completed", "failed", "cancelled"]);
+
+/** Polls the run until `until` holds (default: a terminal status) or the deadline passes. */
+export async function waitForRun(runId: string, opts: { until?: (run: any) => boolean; timeoutMs?: number } = {}): Promise<any> {
+  const until = opts.until ?? ((run) => terminal.has(run.status));
+  const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
+  let last: any;
+  while (Date.now() < deadline) {
+    last = (await call(`/orchestrator/runs/${runId}`)).body;
+    if (until(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`run ${runId} did not get there in time; last seen: ${JSON.stringify(last)?.slice(0, 1000)}`);
+}

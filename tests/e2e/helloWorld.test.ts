@@ -1,0 +1,84 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { createPrefectClient } from "../../api/prefect/client.js";
+import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
+import { call, helloWorld, waitForRun } from "./gatewayClient.js";
+
+const stepsPerStage: Record<string, number> = { idea_intake: 1, structure: 7, title: 1, research_prompts: 3, fact_mapping: 4, emotional_layer: 3, writing: 10 };
+const premise = `Hello world e2e ${Date.now()}: small habits compound`;
+
+describe("the hello-world book on the real stack", () => {
+  let runId: string;
+  let run: any;
+
+  beforeAll(async () => {
+    const submitted = await call("/orchestrator/run", { body: helloWorld(premise) });
+    expect(submitted.status).toBe(202);
+    runId = submitted.body.runId;
+    run = await waitForRun(runId);
+  });
+
+  it("completes all seven stages", () => {
+    expect(run).toMatchObject({ status: "completed", percent: 100, completedSteps: 29, plannedSteps: 29, error: null });
+    expect(run.stages.map((s: any) => [s.stageId, s.status])).toEqual(Object.keys(stepsPerStage).map((id) => [id, "completed"]));
+  });
+
+  it("persists one output per step that a reader can trace back to the idea", async () => {
+    const { body } = await call(`/orchestrator/runs/${runId}/outputs`);
+    expect(body.outputs).toHaveLength(29);
+    for (const output of body.outputs) {
+      expect(output).toMatchObject({ status: "accepted", version: 1, provider: "mock" });
+      expect(JSON.stringify(output.content)).toContain(premise);
+    }
+    const w2 = body.outputs.find((o: any) => o.stepId === "W2");
+    expect(w2.content.body).toContain("W1"); // W2 reads W1: the chain is visible in the text
+  });
+
+  it("serves one stage's outputs", async () => {
+    const { status, body } = await call(`/orchestrator/runs/${runId}/outputs/structure`);
+    expect(status).toBe(200);
+    expect(body.outputs.map((o: any) => o.stepId)).toEqual(["S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  });
+
+  it("records one audit entry per exchange with the provider's settings", async () => {
+    const { body } = await call(`/orchestrator/runs/${runId}/audit`);
+    expect(body.entries).toHaveLength(29);
+    for (const entry of body.entries) {
+      expect(entry).toMatchObject({ outcome: "accepted", provider: "mock", model: "mock-writer-1", attempt: 1 });
+      expect(entry.request.prompt).toContain(premise);
+      expect(entry.inputTokens).toBeGreaterThan(0);
+    }
+  });
+
+  it("holds in Prefect seven completed flow runs tagged with the run, each with its steps as task runs", async () => {
+    const prefect = new PrefectRuns(createPrefectClient(inject("prefectApiUrl")), "run-stage/quire");
+    const flowRuns = await prefect.flowRunsTagged([`book:${runId}`]);
+    expect(flowRuns).toHaveLength(7);
+    for (const flowRun of flowRuns) {
+      expect(flowRun.stateType).toBe("COMPLETED");
+      const stageTag = flowRun.tags.find((t) => t.startsWith("stage:"))!;
+      const taskRuns = await prefect.taskRunsOf(flowRun.id);
+      expect(taskRuns).toHaveLength(stepsPerStage[stageTag.slice("stage:".length)]!);
+      expect(taskRuns.every((t) => t.stateType === "COMPLETED" && t.tags.includes(`book:${runId}`))).toBe(true);
+    }
+    expect(run.stages.map((s: any) => s.flowRunId).sort()).toEqual(flowRuns.map((f) => f.id).sort());
+  });
+
+  it("keeps a progress event log with monotonic seq and percent", async () => {
+    const { body } = await call(`/orchestrator/runs/${runId}/events`);
+    const types = body.events.map((e: any) => e.type);
+    expect(types[0]).toBe("run.queued");
+    expect(types.at(-1)).toBe("run.completed");
+    expect(types.filter((t: string) => t === "step.completed")).toHaveLength(29);
+    expect(types.filter((t: string) => t === "stage.completed")).toHaveLength(7);
+    body.events.forEach((e: any, i: number) => expect(e.seq).toBe(i + 1));
+    const percents = body.events.map((e: any) => e.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+  });
+
+  it("reports every dependency healthy", async () => {
+    const { status, body } = await call("/health");
+    expect(status).toBe(200);
+    expect(body.checks).toEqual({ prefect: "ok", redis: "ok", store: "ok", workers: "ok" });
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { outputJsonSchema, parseOutput } from "../../workers/outputSchemas.js";
+import { MockProvider } from "../../workers/providers/mockProvider.js";
+import type { GenerateRequest } from "../../workers/providers/provider.js";
+
+const request = (kind: GenerateRequest["output"]["kind"], prompt = "write"): GenerateRequest => ({
+  system: "sys",
+  prompt,
+  model: "mock-writer-1",
+  temperature: 0.5,
+  maxTokens: 100,
+  output: { kind, jsonSchema: outputJsonSchema(kind) },
+  meta: { stepId: "S2", premise: "Habits compound", inputs: [{ stepId: "S1", heading: "S1: themes" }] },
+});
+
+describe("MockProvider", () => {
+  it("gives the same answer to the same request", async () => {
+    const mock = new MockProvider();
+    expect((await mock.generate(request("list"))).text).toBe((await mock.generate(request("list"))).text);
+  });
+
+  it("answers a different prompt differently", async () => {
+    const mock = new MockProvider();
+    const texts = new Set(await Promise.all(["a", "b", "c", "d", "e"].map(async (p) => (await mock.generate(request("text", p))).text)));
+    expect(texts.size).toBeGreaterThan(1);
+  });
+
+  it.each(["text", "list", "review", "titles"] as const)("answers valid %s JSON that quotes the premise and its inputs", async (kind) => {
+    const res = await new MockProvider().generate(request(kind));
+    const parsed = parseOutput(kind, res.text);
+    expect(parsed.ok).toBe(true);
+    expect(res.text).toContain("Habits compound");
+    if (kind === "text") expect(res.text).toContain("S1");
+    expect(res.usage.outputTokens).toBeGreaterThan(0);
+  });
+
+  it("stops when the request is aborted", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(new MockProvider().generate({ ...request("text"), signal: controller.signal })).rejects.toThrow();
+  });
+});
+
+describe("parseOutput", () => {
+  it("names the failing path", () => {
+    expect(parseOutput("review", JSON.stringify({ heading: "h", body: "b", final: "yes" }))).toEqual({ ok: false, error: expect.stringContaining("final") });
+  });
+  it("refuses text that is not JSON", () => {
+    expect(parseOutput("text", "Sure! Here is")).toMatchObject({ ok: false, error: expect.stringContaining("not JSON") });
+  });
+  it("accepts JSON inside a code fence", () => {
+    expect(parseOutput("text", '```json\n{"heading":"h","body":"b"}\n```')).toMatchObject({ ok: true });
+  });
+});

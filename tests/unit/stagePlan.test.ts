@@ -1,0 +1,35 @@
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadStageGraph } from "../../api/config/stageGraph.js";
+import { planStage, providersOfRun } from "../../api/runs/stagePlan.js";
+import type { RunRequest } from "../../api/store/records.js";
+
+const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
+const models = { mock: "mock-writer-1", openai: "gpt-test", gemini: "gemini-test" };
+const request = (extra: Partial<RunRequest> = {}): RunRequest => ({ idea: { premise: "p" }, stages: graph.stages.map((s) => s.id), mode: "auto", ...extra });
+
+describe("planStage", () => {
+  it("uses the config file when nothing overrides it", () => {
+    const plan = planStage(graph, request(), "structure", { models });
+    expect(plan.steps[0]).toMatchObject({ stepId: "S1", provider: "mock", model: "mock-writer-1", temperature: 0.5, maxTokens: 2000, inputs: ["IDEA"] });
+    expect(plan.loop).toEqual({ from: "S3", to: "S7", until: "final", maxIterations: 3 });
+  });
+
+  it("lets the environment's provider beat the config file and takes that provider's default model", () => {
+    const step = planStage(graph, request(), "title", { provider: "openai", models }).steps[0]!;
+    expect(step).toMatchObject({ provider: "openai", model: "gpt-test" });
+  });
+
+  it("lets the request beat the environment, and a stage override beat the request", () => {
+    const req = request({ provider: "gemini", overrides: { temperature: 0.1, stages: { writing: { provider: "openai", model: "gpt-big", maxTokens: 9000 } } } });
+    const title = planStage(graph, req, "title", { provider: "openai", models }).steps[0]!;
+    const w1 = planStage(graph, req, "writing", { provider: "mock", models }).steps.find((s) => s.stepId === "W1")!;
+    expect(title).toMatchObject({ provider: "gemini", model: "gemini-test", temperature: 0.1 });
+    expect(w1).toMatchObject({ provider: "openai", model: "gpt-big", temperature: 0.1, maxTokens: 9000 });
+  });
+
+  it("collects every provider a run would use", () => {
+    const req = request({ overrides: { stages: { writing: { provider: "gemini" } } } });
+    expect([...providersOfRun(graph, req, { models })].sort()).toEqual(["gemini", "mock"]);
+  });
+});

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+
+// Pure core: no network, no processes, no files outside tests/fixtures.
+export default defineConfig({
+  test: {
+    include: ["tests/unit/**/*.test.ts"],
+    root: new URL("..", import.meta.url).pathname,
+  },
+});
