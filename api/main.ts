@@ -7,7 +7,10 @@ import { createApp } from "./http/app.js";
 import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
+import { HoldFlags } from "./runs/holdFlags.js";
+import { RunControl } from "./runs/runControl.js";
 import { RunDriver } from "./runs/runDriver.js";
+import { StageLauncher } from "./runs/stageLauncher.js";
 import { RunService, type ProviderAvailability } from "./runs/runService.js";
 import type { ProviderDefaults } from "./runs/stagePlan.js";
 import { SqliteStore } from "./store/sqliteStore.js";
@@ -29,11 +32,15 @@ const availability: ProviderAvailability = {
   gemini: { available: false, missing: "GEMINI_API_KEY and the Gemini adapter (not built yet)" },
 };
 const providerDefaults: ProviderDefaults = { provider: settings.defaultProvider, models: { mock: "mock-writer-1", openai: "gpt-4o-mini", gemini: "gemini-2.0-flash" } };
+const holds = new HoldFlags(redis, settings.redis.queuePrefix);
+const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log });
+const control = new RunControl({ store, prefect, holds, graph, launcher, log });
 const gatewayUrl = `http://${settings.http.host}:${settings.http.port}`;
 const links = { gatewayUrl, prefectUiUrl: settings.prefect.uiUrl };
 
 const app = createApp({
   runs: new RunService(store, graph, providerDefaults, availability),
+  control,
   store,
   graph,
   providerDefaults,
@@ -54,7 +61,7 @@ const app = createApp({
   ],
 });
 
-const driver = new RunDriver({ store, prefect, graph, providerDefaults, log, pollMs: settings.prefect.pollMs });
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, pollMs: settings.prefect.pollMs });
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
   driver.start();

@@ -15,13 +15,16 @@ import time
 from typing import Any, Optional
 
 from bullmq import Job, Queue
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, suspend_flow_run, task
 from prefect.context import get_run_context
+from redis.asyncio import Redis
 
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
 POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.1"))
 PERMANENT_MARK = "[permanent]"
+# A suspended run that nobody resumes is failed by Prefect after this long.
+PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
 
 
 class StepFailed(Exception):
@@ -57,7 +60,8 @@ def next_step_index(steps: list[dict], index: int, iteration: int, loop: Optiona
     return index + 1, iteration
 
 
-def is_retryable(task_: Any, task_run: Any, state: Any) -> bool:
+def is_retryable(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's retry_condition_fn (called with these keyword names): no retry for permanent failures."""
     return PERMANENT_MARK not in (state.message or "")
 
 
@@ -93,21 +97,42 @@ async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iterati
         await queue.close()
 
 
+def hold_key(run_id: str) -> str:
+    """The gateway's hold flag for a run (api/runs/holdFlags.ts); its value is the pause key."""
+    return f"{QUEUE_PREFIX}:hold:{run_id}"
+
+
+async def honour_hold(redis: Redis, run_id: str) -> None:
+    """Suspends this flow run before its next step when the gateway asked for a pause.
+
+    Uses Prefect's own suspend with the gateway's pause key: when the gateway already suspended the run
+    with that key, or the run was resumed after that pause, Prefect refuses the key and the flow goes on.
+    """
+    pause_key = await redis.get(hold_key(run_id))
+    if pause_key:
+        await suspend_flow_run(timeout=PAUSE_TIMEOUT_SECONDS, key=pause_key.decode())
+
+
 @flow(name="run-stage", log_prints=False)
 async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None) -> dict:
     """Runs the stage's steps in order (repeating the loop, if any, until its review accepts)."""
     logger = get_run_logger()
     tags = [f"book:{runId}", f"stage:{stageId}"]
     index, iteration, done = 0, 1, []
-    while index < len(steps):
-        step = steps[index]
-        label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
-        result = await run_step.with_options(
-            task_run_name=label,
-            tags=[*tags, f"step:{step['stepId']}"],
-            retries=int(step.get("retries", 0)),
-        )(runId, stageId, attempt, step, iteration)
-        logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
-        done.append(label)
-        index, iteration = next_step_index(steps, index, iteration, loop, result)
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        while index < len(steps):
+            await honour_hold(redis, runId)
+            step = steps[index]
+            label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
+            result = await run_step.with_options(
+                task_run_name=label,
+                tags=[*tags, f"step:{step['stepId']}"],
+                retries=int(step.get("retries", 0)),
+            )(runId, stageId, attempt, step, iteration)
+            logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
+            done.append(label)
+            index, iteration = next_step_index(steps, index, iteration, loop, result)
+    finally:
+        await redis.aclose()
     return {"runId": runId, "stageId": stageId, "attempt": attempt, "steps": done}

@@ -39,10 +39,10 @@ class Naming(unittest.TestCase):
 
 class RetryCondition(unittest.TestCase):
     def test_permanent_failures_are_not_retried(self):
-        self.assertFalse(is_retryable(None, None, SimpleNamespace(message=f"{PERMANENT_MARK} 401 bad key")))
+        self.assertFalse(is_retryable(task=None, task_run=None, state=SimpleNamespace(message=f"{PERMANENT_MARK} 401 bad key")))
 
     def test_other_failures_are_retried(self):
-        self.assertTrue(is_retryable(None, None, SimpleNamespace(message="StepTimedOut: no result")))
+        self.assertTrue(is_retryable(task=None, task_run=None, state=SimpleNamespace(message="StepTimedOut: no result")))
 
 
 if __name__ == "__main__":

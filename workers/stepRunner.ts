@@ -23,7 +23,8 @@ export class PermanentStepError extends Error {
   }
 }
 
-const finishedStatuses = new Set(["completed", "failed", "cancelled"]);
+/** A step of a run in one of these is not worth a provider call. */
+const stoppedStatuses = new Set(["completed", "failed", "cancelling", "cancelled"]);
 
 /**
  * Does one step: returns the accepted output if there is one (no provider call), else asks the provider,
@@ -31,7 +32,7 @@ const finishedStatuses = new Set(["completed", "failed", "cancelled"]);
  */
 export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
   const { store, log } = deps;
-  const key = { runId: job.runId, stageId: job.stageId, stageAttempt: job.stageAttempt, stepId: job.stepId, iteration: job.iteration };
+  const key = { runId: job.runId, stageId: job.stageId, stepId: job.stepId, iteration: job.iteration };
   const existing = await store.findAcceptedOutput(key);
   if (existing) {
     log.info({ ...key, version: existing.version }, "step already has an accepted output; not calling the provider");
@@ -39,7 +40,7 @@ export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerD
   }
   const run = await store.getRun(job.runId);
   if (!run) throw new PermanentStepError(`run ${job.runId} does not exist`);
-  if (finishedStatuses.has(run.status)) throw new PermanentStepError(`run ${job.runId} is ${run.status}; step ${job.stepId} is not run`);
+  if (stoppedStatuses.has(run.status)) throw new PermanentStepError(`run ${job.runId} is ${run.status}; step ${job.stepId} is not run`);
 
   const planned = plannedStepIds(deps.graph, run.request.stages);
   const percentNow = async () => percentComplete(planned, (await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId));
@@ -59,6 +60,7 @@ export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerD
   };
   const audit = {
     ...key,
+    stageAttempt: job.stageAttempt,
     jobId,
     attempt: job.try,
     provider: job.provider,
@@ -85,11 +87,16 @@ export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerD
     throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema: ${parsed.error}`);
   }
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
-  const { output, created } = await store.acceptOutput(
-    { ...key, content: parsed.content, provider: job.provider, model: response.model, jobId },
+  const accepted = await store.acceptOutput(
+    { ...key, stageAttempt: job.stageAttempt, content: parsed.content, provider: job.provider, model: response.model, jobId },
     { ...audit, model: response.model, response: { text: response.text }, outcome: "accepted", error: null, ...usage },
     { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration } },
   );
+  if ("abandoned" in accepted) {
+    log.warn({ ...key, reason: accepted.abandoned }, "step result abandoned");
+    throw new PermanentStepError(`step ${job.stepId} result abandoned: ${accepted.abandoned}`);
+  }
+  const { output, created } = accepted;
   log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }

@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { ErrorBody, RunAccepted, RunListQuery, RunSubmission } from "./schemas.js";
+import { ErrorBody, RollbackBody, RunAccepted, RunListQuery, RunSubmission } from "./schemas.js";
 
 /** The gateway's OpenAPI document, generated from the same zod schemas that validate requests. */
 export function buildOpenApiDocument(serverUrl: string) {
@@ -29,6 +29,17 @@ export function buildOpenApiDocument(serverUrl: string) {
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/outputs/{stageId}", summary: "Outputs of one stage", request: { params: stageParams }, responses: { 200: json("outputs"), ...errors } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/audit", summary: "Every LLM exchange of the run", request: { params: runId }, responses: { 200: json("audit entries"), ...errors } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/events", summary: "The run's progress events (JSON list)", request: { params: runId }, responses: { 200: json("events"), ...errors } });
+
+  for (const command of ["pause", "resume", "cancel", "advance"] as const) {
+    registry.registerPath({ method: "post", path: `/orchestrator/runs/{id}/${command}`, summary: `${command} the run (docs/run-control.md)`, request: { params: runId }, responses: { 200: json("the run after the command"), ...errors } });
+  }
+  registry.registerPath({
+    method: "post",
+    path: "/orchestrator/runs/{id}/rollback",
+    summary: "Supersede the outputs of toStage and later, and run again from toStage",
+    request: { params: runId, body: { content: { "application/json": { schema: RollbackBody } } } },
+    responses: { 200: json("the run after the command"), ...errors },
+  });
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",

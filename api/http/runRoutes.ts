@@ -1,14 +1,16 @@
 import { Router } from "express";
 import type { StageGraph } from "../config/stageGraph.js";
+import type { RunControl } from "../runs/runControl.js";
 import type { RunService } from "../runs/runService.js";
 import { runView, type RunLinks } from "../runs/runView.js";
 import type { ProviderDefaults } from "../runs/stagePlan.js";
 import type { Store } from "../store/store.js";
-import { HistoryQuery, RunListQuery, RunSubmission } from "./schemas.js";
+import { EmptyCommandBody, HistoryQuery, RollbackBody, RunListQuery, RunSubmission } from "./schemas.js";
 import { validate } from "./validate.js";
 
 export interface RunRoutesDeps {
   runs: RunService;
+  control: RunControl;
   store: Store;
   graph: StageGraph;
   providerDefaults: ProviderDefaults;
@@ -16,7 +18,7 @@ export interface RunRoutesDeps {
 }
 
 /** /orchestrator/run and /orchestrator/runs/...: submit, list and read runs. */
-export function runRoutes({ runs, store, graph, providerDefaults, links }: RunRoutesDeps): Router {
+export function runRoutes({ runs, control, store, graph, providerDefaults, links }: RunRoutesDeps): Router {
   const router = Router();
 
   router.post("/orchestrator/run", async (req, res) => {
@@ -37,9 +39,7 @@ export function runRoutes({ runs, store, graph, providerDefaults, links }: RunRo
   });
 
   router.get("/orchestrator/runs/:id", async (req, res) => {
-    const run = await runs.get(req.params.id);
-    const [stageRuns, outputs] = await Promise.all([store.listStageRuns(run.id), store.listOutputs(run.id, { history: false })]);
-    res.json(runView(run, stageRuns, outputs, graph, providerDefaults, links));
+    res.json(await view(req.params.id));
   });
 
   const outputs = async (runId: string, stageId: string | undefined, query: unknown) => {
@@ -64,6 +64,25 @@ export function runRoutes({ runs, store, graph, providerDefaults, links }: RunRo
   router.get("/orchestrator/runs/:id/events", async (req, res) => {
     const run = await runs.get(req.params.id);
     res.json({ runId: run.id, events: await store.listEvents(run.id) });
+  });
+
+  // Commands: each answers 200 with the run as it is after the command, or 409 with the reason it is not allowed now.
+  const view = async (runId: string) => {
+    const run = await runs.get(runId);
+    const [stageRuns, outputs] = await Promise.all([store.listStageRuns(run.id), store.listOutputs(run.id, { history: false })]);
+    return runView(run, stageRuns, outputs, graph, providerDefaults, links);
+  };
+  for (const type of ["pause", "resume", "cancel", "advance"] as const) {
+    router.post(`/orchestrator/runs/:id/${type}`, async (req, res) => {
+      validate(EmptyCommandBody, req.body, "body");
+      await control.command(req.params.id, { type });
+      res.json(await view(req.params.id));
+    });
+  }
+  router.post("/orchestrator/runs/:id/rollback", async (req, res) => {
+    const { toStage } = validate(RollbackBody, req.body, "body");
+    await control.command(req.params.id, { type: "rollback", toStage });
+    res.json(await view(req.params.id));
   });
 
   return router;

@@ -46,3 +46,8 @@ export const ErrorBody = z
 export const RunAccepted = z
   .object({ runId: z.string(), status: z.string(), links: z.record(z.string(), z.string()) })
   .openapi("RunAccepted");
+
+/** pause, resume, cancel and advance take no body (an empty object is fine). */
+export const EmptyCommandBody = z.strictObject({});
+
+export const RollbackBody = z.strictObject({ toStage: z.string().min(1) }).openapi("RollbackBody");

@@ -1,5 +1,5 @@
 import type { PrefectClient, PrefectSchemas } from "./client.js";
-import { unwrap } from "./unwrap.js";
+import { requireAccepted, unwrap } from "./unwrap.js";
 
 export type PrefectStateType = PrefectSchemas["StateType"];
 
@@ -107,5 +107,48 @@ export class PrefectRuns {
       endTime: r.end_time ?? null,
       tags: r.tags ?? [],
     }));
+  }
+
+  /**
+   * Suspends a running flow run the way the Prefect UI's Suspend button does: the engine refuses the
+   * next task and the process exits. `pauseKey` makes a repeat of the same pause a no-op. Prefect
+   * accepts it only from RUNNING; anything else is a Conflict.
+   */
+  async suspend(id: string, pauseKey: string, timeoutSeconds = 30 * 24 * 3600): Promise<void> {
+    const result = await unwrap(
+      `suspend flow run ${id}`,
+      this.client.POST("/flow_runs/{id}/set_state", {
+        params: { path: { id } },
+        body: {
+          state: {
+            type: "PAUSED",
+            name: "Suspended",
+            state_details: { pause_timeout: new Date(Date.now() + timeoutSeconds * 1000).toISOString(), pause_reschedule: true, pause_key: pauseKey },
+          },
+          force: false,
+        },
+      }),
+    );
+    requireAccepted(`suspend of flow run ${id}`, result);
+  }
+
+  /** Resumes a paused flow run; Prefect reschedules it and a worker runs the flow again from the top. */
+  async resume(id: string): Promise<void> {
+    const result = await unwrap(`resume flow run ${id}`, this.client.POST("/flow_runs/{id}/resume", { params: { path: { id } }, body: {} }));
+    requireAccepted(`resume of flow run ${id}`, result);
+  }
+
+  /**
+   * Asks Prefect to cancel a flow run: a running one goes Cancelling (the worker kills its process, then
+   * Cancelled); one not yet running, or suspended, goes straight to Cancelled (Prefect answers REJECT
+   * with that state, which is success here).
+   */
+  async cancel(id: string): Promise<void> {
+    const result = await unwrap(
+      `cancel flow run ${id}`,
+      this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "CANCELLING" }, force: false } }),
+    );
+    if (result.status === "ACCEPT" || result.state?.type === "CANCELLED" || result.state?.type === "CANCELLING") return;
+    requireAccepted(`cancel of flow run ${id}`, result);
   }
 }

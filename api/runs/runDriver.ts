@@ -1,28 +1,31 @@
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
-import type { RunRecord, StageRunRecord } from "../store/records.js";
+import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
-import { percentComplete, plannedStepIds } from "./progress.js";
-import { planStage, type ProviderDefaults } from "./stagePlan.js";
+import type { HoldFlags } from "./holdFlags.js";
+import { emitRunEvent, type RunEventFields } from "./runEvents.js";
+import { drivenStatuses } from "./runStateMachine.js";
+import type { StageLauncher } from "./stageLauncher.js";
 
 export interface RunDriverDeps {
   store: Store;
   prefect: PrefectRuns;
+  holds: HoldFlags;
+  launcher: StageLauncher;
   graph: StageGraph;
-  providerDefaults: ProviderDefaults;
   log: Logger;
   pollMs: number;
+  /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
+  crashRetries?: number;
 }
 
-const activeStatuses: RunRecord["status"][] = ["queued", "running"];
-
 /**
- * Drives every active run: starts each stage as one flow run of the run-stage deployment, follows it by
- * polling Prefect, checks the next stage's guard and goes on. All its state is in the store and in
- * Prefect, so a restarted gateway picks up where the last one stopped; flow runs are created with an
- * idempotency key per stage attempt, so none is started twice.
+ * Drives every run that is not finished: starts stages as flow runs of the run-stage deployment,
+ * follows them by polling Prefect, checks the next stage's guard and goes on. It also notices what an
+ * operator did in the Prefect UI (suspend, resume, cancel) and reports it like a command. All its state
+ * lives in the store and in Prefect, so a restarted gateway picks up where the last one stopped.
  */
 export class RunDriver {
   private timer?: NodeJS.Timeout;
@@ -38,13 +41,12 @@ export class RunDriver {
     clearInterval(this.timer);
   }
 
-  /** One pass over the active runs; a pass never overlaps the previous one. */
+  /** One pass over the driven runs; a pass never overlaps the previous one. */
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      const runs = await this.deps.store.listRuns({ statuses: activeStatuses, limit: 1000 });
-      for (const run of runs) {
+      for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
         try {
           await this.advance(run);
         } catch (err) {
@@ -59,92 +61,124 @@ export class RunDriver {
   }
 
   private async advance(run: RunRecord): Promise<void> {
-    const stageRuns = await this.deps.store.listStageRuns(run.id);
-    const current = stageRuns.at(-1);
-    if (!current) {
+    const stage = (await this.deps.store.listStageRuns(run.id)).at(-1);
+    if (!stage) {
+      if (run.status !== "queued") return; // paused or cancelling before any stage: nothing runs
       const first = nextStage(this.deps.graph, run.request.stages, null);
-      if (first) await this.startStage(run, first.id, 1);
+      if (first && (await this.transition(run, ["queued"], { status: "running", currentStageId: first.id }, "run.started"))) {
+        await this.deps.launcher.start({ ...run, status: "running" }, first.id);
+      }
       return;
     }
-    if (!current.flowRunId) {
+    if (!stage.flowRunId) {
       // The gateway stopped between recording the stage and creating its flow run: create it now (idempotent).
-      await this.createFlowRun(run, current);
+      if (run.status !== "paused") await this.deps.launcher.createFlowRun(run, stage);
       return;
     }
-    const flowRun = await this.deps.prefect.readFlowRun(current.flowRunId);
-    await this.follow(run, current, flowRun);
+    if (stage.status === "completed") return this.afterStage(run, stage);
+    const flowRun = await this.deps.prefect.readFlowRun(stage.flowRunId);
+    await this.follow(run, stage, flowRun);
   }
 
   private async follow(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<void> {
-    const { store } = this.deps;
+    const { store, holds } = this.deps;
     const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
+    const stageData = { attempt: stage.attempt, flowRunId: flowRun.id };
     switch (flowRun.stateType) {
+      case "SCHEDULED":
+      case "PENDING":
       case "RUNNING":
-        if (stage.status === "scheduled") {
+        if (stage.status === "paused") {
+          // Resumed in the Prefect UI (the gateway's own resume changes the status first).
+          await store.updateStageRun(key, { status: "running" });
+          if (run.status === "paused" || run.status === "pausing") {
+            await holds.release(run.id);
+            await this.transition(run, [run.status], { status: "running" }, "run.resumed", { data: { by: "prefect" } });
+          }
+        }
+        if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
           await store.updateStageRun(key, { status: "running", startedAt: flowRun.startTime ?? new Date().toISOString() });
-          await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
+          await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: stageData });
+        }
+        if (flowRun.stateType === "RUNNING" && run.status === "pausing") {
+          const pauseKey = await holds.pauseKey(run.id);
+          if (pauseKey) await this.deps.prefect.suspend(flowRun.id, pauseKey).catch(() => undefined);
         }
         return;
+      case "PAUSED": {
+        if (stage.status !== "paused") await store.updateStageRun(key, { status: "paused" });
+        if (run.status === "running" || run.status === "pausing") {
+          // A step already in flight finishes first: the run is paused once no task of the flow runs.
+          const busy = (await this.deps.prefect.taskRunsOf(flowRun.id)).some((t) => t.stateType === "RUNNING");
+          if (!busy) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
+        }
+        return;
+      }
+      case "CANCELLING":
+        if (run.status === "running" || run.status === "pausing" || run.status === "paused") await this.transition(run, [run.status], { status: "cancelling" });
+        return;
       case "COMPLETED":
-        return this.completeStage(run, stage, flowRun);
-      case "FAILED":
-      case "CRASHED":
-        await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
-        return this.finishRun(run, "failed", `stage ${stage.stageId} ${flowRun.stateType.toLowerCase()} in Prefect: ${flowRun.message ?? "no message"}`);
+        await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? flowRun.startTime, endedAt: flowRun.endTime ?? new Date().toISOString() });
+        if (stage.status === "scheduled") await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: stageData });
+        await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
+        return this.afterStage(run, { ...stage, status: "completed" });
       case "CANCELLED":
         await store.updateStageRun(key, { status: "cancelled", endedAt: flowRun.endTime ?? new Date().toISOString() });
-        return this.finishRun(run, "cancelled", `stage ${stage.stageId} was cancelled in Prefect`);
+        await holds.release(run.id);
+        await this.finish(run, "cancelled", null, { by: run.status === "cancelling" ? "gateway" : "prefect" });
+        return;
+      case "CRASHED":
+      case "FAILED": {
+        await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
+        if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
+        const attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
+        if (flowRun.stateType === "CRASHED" && attempts <= (this.deps.crashRetries ?? 3) && run.status === "running") {
+          // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
+          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, "stage flow run crashed; starting the stage again");
+          await this.deps.launcher.start(run, stage.stageId);
+          return;
+        }
+        await this.finish(run, "failed", `stage ${stage.stageId} ${flowRun.stateType.toLowerCase()} in Prefect: ${flowRun.message ?? "no message"}`);
+        return;
+      }
       default:
-        return; // SCHEDULED, PENDING, PAUSED, CANCELLING: nothing to do yet.
+        return;
     }
   }
 
-  private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<void> {
-    const { store, graph } = this.deps;
-    if (stage.status !== "completed") {
-      if (stage.status === "scheduled") await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
-      await store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { status: "completed", startedAt: stage.startedAt ?? flowRun.startTime, endedAt: flowRun.endTime ?? new Date().toISOString() });
-      await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
-    }
+  /** The current stage completed: go on to the next (auto mode), or hold at the boundary. */
+  private async afterStage(run: RunRecord, stage: StageRunRecord): Promise<void> {
+    const { graph, store } = this.deps;
     const next = nextStage(graph, run.request.stages, stage.stageId);
-    if (!next) return this.finishRun(run, "completed", null);
+    if (!next) return this.finish(run, "completed", null);
+    if (run.status === "paused") return;
+    if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
+    if (run.mode === "manual" || run.status === "pausing") {
+      const reason = run.mode === "manual" ? `manual mode: ${stage.stageId} is done; POST .../advance starts ${next.id}` : `paused after ${stage.stageId}`;
+      await this.deps.holds.release(run.id);
+      await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: "gateway", reason, nextStage: next.id } });
+      return;
+    }
     const outputs = await store.latestAcceptedOutputs(run.id, next.guard ? [next.guard.step] : []);
     const verdict = evaluateGuard(next.guard, new Map(outputs.map((o) => [o.stepId, o.content])));
-    if (!verdict.ok) return this.finishRun(run, "failed", `cannot start ${next.id}: ${verdict.reason}`);
-    await this.startStage(run, next.id, 1);
+    if (!verdict.ok) return this.finish(run, "failed", `cannot start ${next.id}: ${verdict.reason}`);
+    if (await this.transition(run, ["running"], { currentStageId: next.id })) await this.deps.launcher.start(run, next.id);
   }
 
-  private async startStage(run: RunRecord, stageId: string, attempt: number): Promise<void> {
-    const { store } = this.deps;
-    const plan = planStage(this.deps.graph, run.request, stageId, this.deps.providerDefaults);
-    const stage = await store.insertStageRun({ runId: run.id, stageId, attempt, plannedSteps: plan.steps.length });
-    const wasQueued = run.status === "queued";
-    await store.updateRun(run.id, activeStatuses, { status: "running", currentStageId: stageId });
-    if (wasQueued) await this.event(run, "run.started", { status: "running" });
-    await this.createFlowRun(run, stage);
+  private async finish(run: RunRecord, status: "completed" | "failed" | "cancelled", error: string | null, data: Record<string, unknown> = {}): Promise<void> {
+    const from = drivenStatuses.filter((s) => s !== status);
+    const changed = await this.transition(run, from, { status, error, completedAt: new Date().toISOString() }, `run.${status}`, { data: { ...data, ...(error ? { reason: error } : {}) } });
+    if (changed) this.deps.log.info({ runId: run.id, status, error }, "run finished");
   }
 
-  private async createFlowRun(run: RunRecord, stage: StageRunRecord): Promise<void> {
-    const plan = planStage(this.deps.graph, run.request, stage.stageId, this.deps.providerDefaults);
-    const flowRun = await this.deps.prefect.createFlowRun({
-      name: `${run.id.slice(0, 8)}-${stage.stageId}-a${stage.attempt}`,
-      parameters: { runId: run.id, stageId: stage.stageId, attempt: stage.attempt, steps: plan.steps, ...(plan.loop ? { loop: plan.loop } : {}) },
-      tags: [`book:${run.id}`, `stage:${stage.stageId}`, ...(run.category ? [`category:${run.category}`] : [])],
-      idempotencyKey: `${run.id}:${stage.stageId}:${stage.attempt}`,
-    });
-    await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId: flowRun.id });
-    this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId: flowRun.id }, "stage flow run created");
+  /** Changes the run only if it is still in one of `from`, then appends the event; false if it moved on. */
+  private async transition(run: RunRecord, from: RunStatus[], patch: Parameters<Store["updateRun"]>[2], event?: string, fields: RunEventFields = {}): Promise<boolean> {
+    const changed = await this.deps.store.updateRun(run.id, from, patch);
+    if (changed && event) await this.event({ ...run, ...(patch.status ? { status: patch.status } : {}) }, event, { status: patch.status ?? run.status, ...fields });
+    return changed;
   }
 
-  private async finishRun(run: RunRecord, status: "completed" | "failed" | "cancelled", error: string | null): Promise<void> {
-    const changed = await this.deps.store.updateRun(run.id, activeStatuses, { status, error, completedAt: new Date().toISOString() });
-    if (changed) await this.event(run, `run.${status}`, { status, ...(error ? { data: { reason: error } } : {}) });
-    this.deps.log.info({ runId: run.id, status, error }, "run finished");
-  }
-
-  private async event(run: RunRecord, type: string, fields: { stageId?: string; status?: string; data?: Record<string, unknown> }): Promise<void> {
-    const planned = plannedStepIds(this.deps.graph, run.request.stages);
-    const accepted = (await this.deps.store.listOutputs(run.id, { history: false })).map((o) => o.stepId);
-    await this.deps.store.appendEvent({ runId: run.id, type, percent: percentComplete(planned, accepted), ...fields });
+  private event(run: RunRecord, type: string, fields: RunEventFields): Promise<void> {
+    return emitRunEvent(this.deps.store, this.deps.graph, run, type, fields);
   }
 }

@@ -57,9 +57,10 @@ const migrations: Record<string, Migration> = {
         .addColumn("superseded_at", "text")
         .execute();
       // Versions are never overwritten: (run, step, version) is unique, and at most one accepted output
-      // exists per step of a stage attempt, so a duplicate delivery cannot write a second one.
+      // exists per step (and loop iteration) of a run, so a duplicate delivery cannot write a second one.
+      // A rollback marks outputs superseded, which makes room for the next attempt's.
       await db.schema.createIndex("step_outputs_version").on("step_outputs").columns(["run_id", "step_id", "version"]).unique().execute();
-      await sql`CREATE UNIQUE INDEX step_outputs_one_accepted ON step_outputs (run_id, stage_id, stage_attempt, step_id, iteration) WHERE status = 'accepted'`.execute(db);
+      await sql`CREATE UNIQUE INDEX step_outputs_one_accepted ON step_outputs (run_id, stage_id, step_id, iteration) WHERE status = 'accepted'`.execute(db);
 
       await db.schema
         .createTable("audit_entries")

@@ -92,7 +92,7 @@ export interface AuditRecord {
   maxTokens: number;
   request: unknown;
   response: unknown;
-  outcome: "accepted" | "rejected" | "error";
+  outcome: "accepted" | "rejected" | "error" | "abandoned";
   error: string | null;
   inputTokens: number | null;
   outputTokens: number | null;
@@ -113,11 +113,10 @@ export interface EventRecord {
   data?: Record<string, unknown>;
 }
 
-/** Identifies one step's work within one stage attempt (and loop iteration). */
+/** Identifies one step's work within a run (and loop iteration); at most one accepted output each. */
 export interface StepKey {
   runId: string;
   stageId: string;
-  stageAttempt: number;
   stepId: string;
   iteration: number;
 }

@@ -181,9 +181,14 @@ export class SqliteStore implements Store {
   }
 
   async acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent) {
-    return this.writeTransaction(async (db) => {
+    return this.writeTransaction(async (db): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }> => {
       const existing = await acceptedOutputQuery(db, output).executeTakeFirst();
       if (existing) return { output: toOutput(existing), created: false };
+      const abandoned = await lateResultReason(db, output);
+      if (abandoned) {
+        await insertAudit(db, { ...audit, outcome: "abandoned", error: abandoned });
+        return { abandoned };
+      }
       const { max } = await db
         .selectFrom("step_outputs")
         .select((eb) => eb.fn.max<number | null>("version").as("max"))
@@ -212,6 +217,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  async supersedeStages(runId: string, stageIds: string[], event: NewEvent) {
+    return this.writeTransaction(async (db) => {
+      const result = await db
+        .updateTable("step_outputs")
+        .set({ status: "superseded", superseded_at: now() })
+        .where("run_id", "=", runId)
+        .where("stage_id", "in", stageIds)
+        .where("status", "=", "accepted")
+        .executeTakeFirst();
+      const count = Number(result.numUpdatedRows);
+      await appendEventIn(db, { ...event, data: { ...event.data, supersededOutputs: count } });
+      return count;
+    });
+  }
+
   async recordAudit(audit: NewAudit) {
     await insertAudit(this.db, audit);
   }
@@ -230,13 +250,27 @@ export class SqliteStore implements Store {
   }
 }
 
+/** Why a step result must not be accepted any more, or undefined when it may. */
+async function lateResultReason(db: Kysely<Database>, output: NewOutput): Promise<string | undefined> {
+  const run = await db.selectFrom("runs").select("status").where("id", "=", output.runId).executeTakeFirst();
+  if (!run) return `run ${output.runId} does not exist`;
+  if (run.status === "cancelling" || run.status === "cancelled") return `run is ${run.status}`;
+  const latest = await db
+    .selectFrom("stage_runs")
+    .select((eb) => eb.fn.max<number>("attempt").as("attempt"))
+    .where("run_id", "=", output.runId)
+    .where("stage_id", "=", output.stageId)
+    .executeTakeFirst();
+  if (latest?.attempt && Number(latest.attempt) > output.stageAttempt) return `attempt ${output.stageAttempt} of ${output.stageId} was replaced by attempt ${latest.attempt}`;
+  return undefined;
+}
+
 function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
   return db
     .selectFrom("step_outputs")
     .selectAll()
     .where("run_id", "=", key.runId)
     .where("stage_id", "=", key.stageId)
-    .where("stage_attempt", "=", key.stageAttempt)
     .where("step_id", "=", key.stepId)
     .where("iteration", "=", key.iteration)
     .where("status", "=", "accepted");

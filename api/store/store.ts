@@ -31,6 +31,7 @@ export interface Store {
   updateStageRun(key: { runId: string; stageId: string; attempt: number }, patch: Partial<Omit<StageRunRecord, "runId" | "stageId" | "attempt">>): Promise<void>;
   listStageRuns(runId: string): Promise<StageRunRecord[]>;
 
+  /** The accepted (not superseded) output of a step, from whichever attempt of its stage wrote it. */
   findAcceptedOutput(key: StepKey): Promise<StepOutputRecord | undefined>;
   /** Latest accepted output of each named step in the run (any attempt); superseded ones are ignored. */
   latestAcceptedOutputs(runId: string, stepIds: string[]): Promise<StepOutputRecord[]>;
@@ -38,8 +39,12 @@ export interface Store {
   /**
    * Records an accepted output with its audit entry and event in one transaction. When the step already
    * has an accepted output (a duplicate delivery), nothing is written and the existing one is returned.
+   * When the result comes too late (the run is cancelling or cancelled, or a newer attempt of the stage
+   * has started), only the audit entry is written, with outcome "abandoned", and `abandoned` says why.
    */
-  acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent): Promise<{ output: StepOutputRecord; created: boolean }>;
+  acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }>;
+  /** Marks every accepted output of these stages superseded and appends the event, in one transaction. */
+  supersedeStages(runId: string, stageIds: string[], event: NewEvent): Promise<number>;
   recordAudit(audit: NewAudit): Promise<void>;
   listAudit(runId: string): Promise<AuditRecord[]>;
 

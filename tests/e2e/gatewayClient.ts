@@ -39,3 +39,29 @@ export async function waitForRun(runId: string, opts: { until?: (run: any) => bo
   }
   throw new Error(`run ${runId} did not get there in time; last seen: ${JSON.stringify(last)?.slice(0, 1000)}`);
 }
+
+/** Kills (SIGKILL) or restarts one of the stack's processes: gateway, agent-worker-1, prefect-worker-1, redis, prefect-server. */
+export async function stackControl(action: "kill" | "restart", name: string): Promise<void> {
+  const res = await fetch(`${inject("stackControlUrl")}/${action}/${name}`, { method: "POST" });
+  if (!res.ok) throw new Error(`stack control ${action} ${name}: ${await res.text()}`);
+}
+
+export async function events(runId: string): Promise<any[]> {
+  return (await call(`/orchestrator/runs/${runId}/events`)).body.events;
+}
+
+/** Waits until `probe` returns a truthy value (which it returns) or the deadline passes. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}

@@ -1,4 +1,5 @@
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import getPort from "get-port";
@@ -11,6 +12,7 @@ declare module "vitest" {
     prefectApiUrl: string;
     redisUrl: string;
     stackHome: string;
+    stackControlUrl: string;
   }
 }
 
@@ -32,7 +34,28 @@ export default async function setup(project: TestProject) {
   project.provide("prefectApiUrl", stack.prefectApiUrl);
   project.provide("redisUrl", stack.redisUrl);
   project.provide("stackHome", home);
+
+  // Fault tests run in worker processes; they kill and restart the stack's processes through this
+  // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /restart/<name>.
+  const control = createServer(async (req, res) => {
+    const [, action, name] = (req.url ?? "").split("/");
+    const proc = name ? stack.processes.get(name) : undefined;
+    try {
+      if (!proc) throw new Error(`no process ${name}; have ${[...stack.processes.keys()].join(", ")}`);
+      if (action === "kill") proc.signal("SIGKILL");
+      else if (action === "restart") await stack.restart(name!);
+      else throw new Error(`unknown action ${action}`);
+      res.writeHead(200).end(JSON.stringify({ ok: true, pid: proc.pid }));
+    } catch (err) {
+      res.writeHead(400).end(JSON.stringify({ error: (err as Error).message }));
+    }
+  });
+  await new Promise<void>((r) => control.listen(0, "127.0.0.1", r));
+  const address = control.address();
+  project.provide("stackControlUrl", `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`);
+
   return async () => {
+    control.close();
     await stack.stop();
   };
 }

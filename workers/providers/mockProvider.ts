@@ -4,18 +4,42 @@ import type { GenerateRequest, GenerateResponse, Provider } from "./provider.js"
 const words = ["clear", "grounded", "vivid", "practical", "honest", "patient", "curious", "bold", "careful", "warm"];
 
 /**
+ * Directives a test (or a curious user) can put in the premise to make the mock behave like a real
+ * model on a bad day: `[mock:delay=1500]` (each answer takes 1.5 s), `[mock:not-final]` (reviews never
+ * accept), `[mock:fail=S4x3]` (the first 3 calls for step S4 fail with a retryable error).
+ */
+export function mockDirectives(premise: string) {
+  const delay = /\[mock:delay=(\d+)\]/.exec(premise);
+  const fail = /\[mock:fail=([A-Z0-9]+)x(\d+)\]/.exec(premise);
+  return {
+    delayMs: delay ? Number(delay[1]) : 0,
+    notFinal: premise.includes("[mock:not-final]"),
+    fail: fail ? { stepId: fail[1]!, times: Number(fail[2]) } : null,
+  };
+}
+
+/**
  * The deterministic stand-in for an LLM: the same request gives the same answer, and the answer quotes
  * the premise and the headings of the outputs it was given, so a reader can follow the chain.
  */
 export class MockProvider implements Provider {
   readonly name = "mock" as const;
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly delayMs = 0) {}
 
   async generate(req: GenerateRequest): Promise<GenerateResponse> {
     const started = performance.now();
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const directives = mockDirectives(req.meta.premise);
+    const delayMs = this.delayMs + directives.delayMs;
+    if (delayMs) await sleep(delayMs, req.signal);
     req.signal?.throwIfAborted();
+    if (directives.fail?.stepId === req.meta.stepId) {
+      const key = `${req.meta.premise}|${req.meta.stepId}`;
+      const count = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, count);
+      if (count <= directives.fail.times) throw new Error(`mock: injected failure ${count} of ${directives.fail.times} for ${req.meta.stepId}`);
+    }
     const digest = createHash("sha256").update(`${req.system}\n${req.prompt}\n${req.model}`).digest();
     const word = (i: number) => words[digest[i]! % words.length]!;
     const { stepId, premise, inputs } = req.meta;
@@ -26,7 +50,7 @@ export class MockProvider implements Provider {
     const content = {
       text: { heading, body },
       list: { heading, items },
-      review: { heading, body: `${body} The structure holds together.`, final: true },
+      review: directives.notFinal ? { heading, body: `${body} The structure still has gaps.`, final: false } : { heading, body: `${body} The structure holds together.`, final: true },
       titles: { heading, candidates: items.map((_, n) => `The ${word(n + 5)} Book of ${premise.split(" ").slice(0, 3).join(" ")}`), chosen: `The ${word(5)} Book of ${premise.split(" ").slice(0, 3).join(" ")}` },
     }[req.output.kind];
     const text = JSON.stringify(content);
@@ -38,4 +62,14 @@ export class MockProvider implements Provider {
       latencyMs: performance.now() - started,
     };
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new Error("aborted"));
+    }, { once: true });
+  });
 }

@@ -1,0 +1,124 @@
+import type { Logger } from "pino";
+import type { StageGraph } from "../config/stageGraph.js";
+import { Conflict, NotFound } from "../errors.js";
+import { terminalStateTypes, type PrefectRuns } from "../prefect/prefectRuns.js";
+import type { RunRecord } from "../store/records.js";
+import type { Store } from "../store/store.js";
+import { evaluateGuard, nextStage } from "./guards.js";
+import type { HoldFlags } from "./holdFlags.js";
+import { percentComplete, plannedStepIds } from "./progress.js";
+import { emitRunEvent } from "./runEvents.js";
+import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
+import type { StageLauncher } from "./stageLauncher.js";
+
+export interface RunControlDeps {
+  store: Store;
+  prefect: PrefectRuns;
+  holds: HoldFlags;
+  graph: StageGraph;
+  launcher: StageLauncher;
+  log: Logger;
+}
+
+/**
+ * Carries out a client's command on a run: gathers the facts, asks the pure state machine, and applies
+ * its decision. The status changes first and only from the status the decision was made on, so a
+ * command racing the run driver is refused (409) rather than applied to a run that moved on.
+ */
+export class RunControl {
+  constructor(private readonly deps: RunControlDeps) {}
+
+  async command(runId: string, command: RunCommand): Promise<RunRecord> {
+    const { store, graph } = this.deps;
+    const run = await store.getRun(runId);
+    if (!run) throw new NotFound(`no run with id ${runId}`);
+    if (command.type === "rollback" && !graph.stages.some((s) => s.id === command.toStage)) {
+      throw new NotFound(`no stage with id ${command.toStage}; see GET /stages/defaults`);
+    }
+    const facts = await this.gatherFacts(run);
+    const decision = decide(facts, command);
+    if (!decision.ok) throw new Conflict(decision.reason, { status: run.status, command: command.type });
+
+    const patch = { status: decision.status, ...(decision.status === "running" || decision.status === "queued" ? { error: null, completedAt: null } : {}), ...(decision.status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
+    if (!(await store.updateRun(run.id, [run.status], patch))) {
+      throw new Conflict(`run ${run.id} changed while the ${command.type} was handled; read it and try again`);
+    }
+    const updated = (await store.getRun(run.id))!;
+    for (const effect of decision.effects) await this.apply(updated, effect, facts);
+    this.deps.log.info({ runId, command: command.type, from: run.status, to: decision.status }, "run command applied");
+    return (await store.getRun(run.id))!;
+  }
+
+  private async apply(run: RunRecord, effect: RunEffect, facts: RunFacts): Promise<void> {
+    const { store, prefect, holds, graph, launcher } = this.deps;
+    const flowRunId = async () => (await store.listStageRuns(run.id)).at(-1)?.flowRunId ?? null;
+    switch (effect.type) {
+      case "holdFlow":
+        await holds.hold(run.id);
+        return;
+      case "releaseHold":
+        await holds.release(run.id);
+        return;
+      case "suspendFlowRun": {
+        const id = await flowRunId();
+        const pauseKey = await holds.pauseKey(run.id);
+        // Prefect accepts an outside suspend only from Running; before that the hold flag holds the flow.
+        if (id && pauseKey) await prefect.suspend(id, pauseKey).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "suspend deferred to the hold flag"));
+        return;
+      }
+      case "resumeFlowRun": {
+        const id = await flowRunId();
+        if (id) await prefect.resume(id).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "flow run was not paused; nothing to resume"));
+        return;
+      }
+      case "cancelFlowRun": {
+        const id = await flowRunId();
+        if (id) await prefect.cancel(id);
+        return;
+      }
+      case "supersedeFrom": {
+        const from = run.request.stages.indexOf(effect.stageId);
+        const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);
+        const kept = (await store.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
+        const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
+        await store.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status: "running", percent, data: { toStage: effect.stageId, stages, by: "gateway" } });
+        return;
+      }
+      case "startStage":
+        await store.updateRun(run.id, ["running"], { currentStageId: effect.stageId });
+        await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
+        return;
+      case "emit":
+        if (effect.event === "run.rolled_back") return; // written with the supersede, in one transaction
+        await emitRunEvent(store, graph, run, effect.event, { status: run.status, data: { ...effect.data, by: "gateway", from: facts.status } });
+        return;
+      default: {
+        const never: never = effect;
+        throw new Error(`unhandled effect ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Reads what decide() needs from the store and Prefect. */
+  async gatherFacts(run: RunRecord): Promise<RunFacts> {
+    const { store, prefect, graph } = this.deps;
+    const stageRuns = await store.listStageRuns(run.id);
+    const current = stageRuns.at(-1) ?? null;
+    let flowRunActive = false;
+    if (current?.flowRunId && current.status !== "completed") {
+      const flowRun = await prefect.readFlowRun(current.flowRunId);
+      flowRunActive = flowRun.stateType !== null && !terminalStateTypes.has(flowRun.stateType);
+    }
+    const next = nextStage(graph, run.request.stages, current?.stageId ?? null);
+    const guardOutputs = next?.guard ? await store.latestAcceptedOutputs(run.id, [next.guard.step]) : [];
+    return {
+      status: run.status,
+      mode: run.mode,
+      currentStage: current && { stageId: current.stageId, attempt: current.attempt, status: current.status },
+      flowRunActive,
+      next: next ? { stageId: next.id, guard: evaluateGuard(next.guard, new Map(guardOutputs.map((o) => [o.stepId, o.content]))) } : null,
+      chosenStages: run.request.stages,
+      startedStages: [...new Set(stageRuns.map((s) => s.stageId))],
+    };
+  }
+}

@@ -1,0 +1,138 @@
+import type { GuardVerdict } from "./guards.js";
+import type { RunMode, RunStatus } from "../store/records.js";
+
+/** What a client can ask of a run. */
+export type RunCommand =
+  | { type: "pause" }
+  | { type: "resume" }
+  | { type: "cancel" }
+  | { type: "advance" }
+  | { type: "rollback"; toStage: string };
+
+/** Everything the decision needs to know about a run, gathered by the caller. */
+export interface RunFacts {
+  status: RunStatus;
+  mode: RunMode;
+  /** The latest stage run, if any stage has started. */
+  currentStage: { stageId: string; attempt: number; status: "scheduled" | "running" | "paused" | "completed" | "failed" | "cancelled" } | null;
+  /** True when a flow run for the current stage is live in Prefect (not finished). */
+  flowRunActive: boolean;
+  /** The stage after the current one, and whether its guard passes now; null at the end. */
+  next: { stageId: string; guard: GuardVerdict } | null;
+  /** The run's chosen stages (graph order) and the ones that have started at least once. */
+  chosenStages: string[];
+  startedStages: string[];
+}
+
+/** Side effects the adapters carry out, in order. */
+export type RunEffect =
+  | { type: "holdFlow" } // tell the stage's flow to suspend at its next step boundary
+  | { type: "releaseHold" }
+  | { type: "suspendFlowRun" }
+  | { type: "resumeFlowRun" }
+  | { type: "cancelFlowRun" }
+  | { type: "startStage"; stageId: string; reuseOutputs: boolean }
+  | { type: "supersedeFrom"; stageId: string }
+  | { type: "emit"; event: "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back"; data?: Record<string, unknown> };
+
+export type Decision =
+  | { ok: true; status: RunStatus; effects: RunEffect[] }
+  | { ok: false; reason: string };
+
+const refuse = (reason: string): Decision => ({ ok: false, reason });
+
+/** A run is at a stage boundary when its current stage has completed and the next has not started. */
+const atBoundary = (f: RunFacts) => f.currentStage?.status === "completed";
+
+/**
+ * The run state machine: `decide(facts, command)` says whether the command is allowed now and, if so,
+ * the run's new status and the effects to carry out. Pure: no I/O, no clock. A refused command changes
+ * nothing; the caller answers 409 with `reason`.
+ *
+ * queued → running ⇄ paused → completed | failed | cancelled, with pausing and cancelling while a request
+ * waits for a step boundary or for Prefect.
+ */
+export function decide(f: RunFacts, command: RunCommand): Decision {
+  switch (command.type) {
+    case "pause":
+      switch (f.status) {
+        case "queued":
+          return { ok: true, status: "paused", effects: [{ type: "emit", event: "run.paused" }] };
+        case "running":
+          if (!f.flowRunActive) return { ok: true, status: "paused", effects: [{ type: "emit", event: "run.paused" }] };
+          return { ok: true, status: "pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] };
+        default:
+          return refuse(`cannot pause a run that is ${f.status}`);
+      }
+
+    case "resume":
+      switch (f.status) {
+        case "paused":
+        case "pausing":
+          if (f.flowRunActive) {
+            return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }, { type: "emit", event: "run.resumed" }] };
+          }
+          if (!f.currentStage) return { ok: true, status: "queued", effects: [{ type: "emit", event: "run.resumed" }] };
+          if (atBoundary(f)) return goOn(f, "run.resumed");
+          // The stage's flow run ended while paused (e.g. cancelled in Prefect): start the stage again.
+          return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }, { type: "emit", event: "run.resumed" }] };
+        case "failed":
+          if (!f.currentStage) return refuse("the run failed before any stage started; submit it again");
+          return { ok: true, status: "running", effects: [{ type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }, { type: "emit", event: "run.resumed" }] };
+        default:
+          return refuse(`cannot resume a run that is ${f.status}`);
+      }
+
+    case "cancel":
+      switch (f.status) {
+        case "completed":
+        case "cancelled":
+        case "cancelling":
+          return refuse(`cannot cancel a run that is ${f.status}`);
+        default:
+          if (f.flowRunActive) return { ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
+          return { ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.cancelled" }] };
+      }
+
+    case "advance":
+      if (f.status !== "paused" || !atBoundary(f)) {
+        return refuse(`advance needs a run paused between two stages; this one is ${f.status}${f.currentStage ? ` in ${f.currentStage.stageId} (${f.currentStage.status})` : ""}`);
+      }
+      return goOn(f, "run.resumed");
+
+    case "rollback": {
+      if (!f.chosenStages.includes(command.toStage)) return refuse(`stage ${command.toStage} is not part of this run`);
+      if (!f.startedStages.includes(command.toStage)) return refuse(`stage ${command.toStage} has not run yet; nothing to roll back to`);
+      if (!["paused", "completed", "failed"].includes(f.status)) {
+        return refuse(`cannot roll back a run that is ${f.status}${f.status === "running" ? "; pause it first" : ""}`);
+      }
+      return {
+        ok: true,
+        status: "running",
+        effects: [
+          { type: "releaseHold" },
+          { type: "supersedeFrom", stageId: command.toStage },
+          { type: "emit", event: "run.rolled_back", data: { toStage: command.toStage } },
+          { type: "startStage", stageId: command.toStage, reuseOutputs: false },
+        ],
+      };
+    }
+    default:
+      return assertNever(command);
+  }
+}
+
+/** From a stage boundary: start the next stage if its guard passes, or finish when there is none. */
+function goOn(f: RunFacts, event: "run.resumed"): Decision {
+  if (!f.next) return refuse("there is no next stage; the run is about to complete");
+  if (!f.next.guard.ok) return refuse(`cannot start ${f.next.stageId}: ${f.next.guard.reason}`);
+  return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId, reuseOutputs: true }, { type: "emit", event }] };
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled command ${JSON.stringify(x)}`);
+}
+
+/** Statuses in which the run driver has work to do. */
+export const drivenStatuses: RunStatus[] = ["queued", "running", "pausing", "paused", "cancelling"];
+export const finalStatuses: RunStatus[] = ["completed", "cancelled"];

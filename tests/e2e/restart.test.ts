@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { call, events, helloWorld, stackControl, waitForRun } from "./gatewayClient.js";
+import { prefect } from "./prefectView.js";
+
+describe("gateway restart", () => {
+  it("survives a SIGKILL of the gateway mid-run: no stage started twice, no output lost or duplicated", async () => {
+    const submitted = await call("/orchestrator/run", { body: helloWorld(`restart ${Date.now()} [mock:delay=150]`) });
+    const runId = submitted.body.runId;
+    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+
+    await stackControl("kill", "gateway");
+    await stackControl("restart", "gateway");
+
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    const flowRuns = await prefect().flowRunsTagged([`book:${runId}`]);
+    expect(flowRuns).toHaveLength(7);
+    expect(new Set(flowRuns.map((f) => f.tags.find((t) => t.startsWith("stage:")))).size).toBe(7);
+    const outputs = (await call(`/orchestrator/runs/${runId}/outputs?history=true`)).body.outputs;
+    expect(outputs).toHaveLength(29);
+    const audit = (await call(`/orchestrator/runs/${runId}/audit`)).body.entries;
+    expect(audit.filter((a: any) => a.outcome === "accepted")).toHaveLength(29);
+    const completedStages = (await events(runId)).filter((e) => e.type === "stage.completed").map((e) => e.stageId);
+    expect(new Set(completedStages).size).toBe(completedStages.length);
+  });
+
+  it("drives a run submitted just before the kill once the gateway is back", async () => {
+    const submitted = await call("/orchestrator/run", { body: { ...helloWorld(`restart-queued ${Date.now()}`), stages: ["idea_intake"] } });
+    await stackControl("kill", "gateway");
+    await stackControl("restart", "gateway");
+    expect((await waitForRun(submitted.body.runId)).status).toBe("completed");
+  });
+});

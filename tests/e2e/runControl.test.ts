@@ -1,0 +1,180 @@
+import { describe, expect, inject, it } from "vitest";
+import { call, eventually, events, helloWorld, waitForRun } from "./gatewayClient.js";
+import { flowRunOf, prefect } from "./prefectView.js";
+
+const submit = async (body: object) => {
+  const res = await call("/orchestrator/run", { body });
+  expect(res.status).toBe(202);
+  return res.body.runId as string;
+};
+const slow = (name: string) => `${name} ${Date.now()} [mock:delay=700]`;
+const outputsOf = async (runId: string, history = false) => (await call(`/orchestrator/runs/${runId}/outputs${history ? "?history=true" : ""}`)).body.outputs as any[];
+const auditOf = async (runId: string) => (await call(`/orchestrator/runs/${runId}/audit`)).body.entries as any[];
+const inStructure = (run: any) => run.currentStage === "structure" && run.completedSteps >= 3;
+
+describe("pause and resume", () => {
+  it("pauses mid-stage, shows Suspended in Prefect, and resumes without calling the provider again", async () => {
+    const runId = await submit({ ...helloWorld(slow("pause")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: inStructure });
+    const paused = await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+    expect(paused.status).toBe(200);
+    expect(["pausing", "paused"]).toContain(paused.body.status);
+
+    const run = await waitForRun(runId, { until: (r) => r.status === "paused" });
+    const flowRun = await flowRunOf(runId, "structure");
+    expect(flowRun).toMatchObject({ stateType: "PAUSED", stateName: "Suspended" });
+    const doneAtPause = run.completedSteps;
+    expect(doneAtPause).toBeLessThan(8);
+
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    const finished = await waitForRun(runId);
+    expect(finished.status).toBe("completed");
+    const outputs = await outputsOf(runId, true);
+    expect(outputs.map((o) => o.stepId)).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+    expect((await auditOf(runId)).filter((a) => a.outcome === "accepted")).toHaveLength(8); // one provider call per step
+    const types = (await events(runId)).map((e) => e.type);
+    expect(types.indexOf("run.paused")).toBeLessThan(types.indexOf("run.resumed"));
+  });
+
+  it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
+    const runId = await submit({ ...helloWorld(slow("ui-resume")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: inStructure });
+    await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+    await waitForRun(runId, { until: (r) => r.status === "paused" });
+    const flowRun = (await flowRunOf(runId, "structure"))!;
+    await prefect().resume(flowRun.id);
+
+    await waitForRun(runId, { until: (r) => r.status !== "paused" });
+    const resumed = await eventually("run.resumed by prefect", async () => (await events(runId)).find((e) => e.type === "run.resumed"));
+    expect(resumed.data.by).toBe("prefect");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect(await outputsOf(runId)).toHaveLength(8);
+  });
+
+  it("holds a run paused before its flow run is running, before its first step", async () => {
+    const runId = await submit({ ...helloWorld(slow("early-pause")), stages: ["idea_intake"] });
+    const res = await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+    expect(res.status).toBe(200);
+    await waitForRun(runId, { until: (r) => r.status === "paused" });
+    expect(await outputsOf(runId)).toHaveLength(0);
+    await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" });
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect(await outputsOf(runId)).toHaveLength(1);
+  });
+});
+
+describe("cancel", () => {
+  it("cancels mid-stage: Prefect reports Cancelled and no output appears after it", async () => {
+    const runId = await submit({ ...helloWorld(slow("cancel")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: inStructure });
+    const res = await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
+    expect(res.status).toBe(200);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("cancelled");
+    expect((await flowRunOf(runId, "structure"))!.stateType).toBe("CANCELLED");
+
+    // The step in flight may still finish in the agent worker; its result must be abandoned, not accepted.
+    const cancelledAt = Date.parse((await events(runId)).find((e) => e.type === "run.cancelled").at);
+    await eventually("no step in flight", async () => (await auditOf(runId)).length >= (await outputsOf(runId)).length && !(await events(runId)).some((e) => e.type === "step.started" && Date.parse(e.at) > cancelledAt), 10_000);
+    const outputs = await outputsOf(runId, true);
+    expect(outputs.every((o) => Date.parse(o.createdAt) <= cancelledAt)).toBe(true);
+    expect(outputs.length).toBeLessThan(8);
+    expect((await events(runId)).filter((e) => Date.parse(e.at) > cancelledAt && e.type === "step.completed")).toHaveLength(0);
+  });
+});
+
+describe("manual mode, guards and the structure loop", () => {
+  it("stops after each stage until advanced, and answers 409 with the guard's reason", async () => {
+    const runId = await submit({ ...helloWorld(`manual ${Date.now()} [mock:not-final]`), stages: ["idea_intake", "structure", "title"], mode: "manual" });
+    const afterIntake = await waitForRun(runId, { until: (r) => r.status === "paused" });
+    expect(afterIntake.stages.map((s: any) => s.stageId)).toEqual(["idea_intake"]);
+
+    expect((await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" })).status).toBe(200);
+    const afterStructure = await waitForRun(runId, { until: (r) => r.status === "paused" && r.stages.length === 2 && r.stages[1].status === "completed" });
+    // The review never accepts: S3..S7 ran maxIterations (3) times.
+    const s7 = (await outputsOf(runId)).filter((o) => o.stepId === "S7");
+    expect(s7.map((o) => [o.iteration, o.content.final])).toEqual([[1, false], [2, false], [3, false]]);
+    expect(afterStructure.percent).toBeLessThan(100);
+
+    const refused = await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain("structure is not final");
+    expect((await call(`/orchestrator/runs/${runId}`)).body.status).toBe("paused");
+  });
+
+  it("goes on when advanced past a passing guard", async () => {
+    const runId = await submit({ ...helloWorld(`manual-ok ${Date.now()}`), stages: ["idea_intake", "structure", "title"], mode: "manual" });
+    for (const stagesDone of [1, 2]) {
+      await waitForRun(runId, { until: (r) => r.status === "paused" && r.stages.length === stagesDone && r.stages.at(-1).status === "completed" });
+      expect((await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" })).status).toBe(200);
+    }
+    expect((await waitForRun(runId)).status).toBe("completed");
+  });
+});
+
+describe("retries", () => {
+  it("fails the run with a clear reason when a step exhausts its retries, and resumes from that step", async () => {
+    const runId = await submit({ ...helloWorld(`retries ${Date.now()} [mock:fail=S2x3]`), stages: ["idea_intake", "structure"] });
+    const failed = await waitForRun(runId);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain("structure");
+    const errors = (await auditOf(runId)).filter((a) => a.outcome === "error");
+    expect(errors.map((a) => [a.stepId, a.attempt])).toEqual([["S2", 1], ["S2", 2], ["S2", 3]]);
+
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("completed");
+    const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted");
+    expect(accepted.map((a) => a.stepId)).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]); // S1 not called again
+    expect(done.stages.filter((s: any) => s.stageId === "structure").map((s: any) => s.attempt)).toEqual([1, 2]);
+  });
+});
+
+describe("forbidden commands change nothing", () => {
+  it("answers 409 to resume a running run, advance a completed one, roll back to a stage not run; 404 to an unknown stage or run", async () => {
+    const runId = await submit({ ...helloWorld(slow("forbidden")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: (r) => r.status === "running" });
+    const resume = await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" });
+    expect(resume.status).toBe(409);
+    expect(resume.body.error.message).toBe("cannot resume a run that is running");
+    expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "poetry" } })).status).toBe(404);
+    expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: {} })).status).toBe(400);
+    expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "title" } })).status).toBe(409);
+    expect((await call(`/orchestrator/runs/00000000-0000-0000-0000-000000000000/pause`, { method: "POST" })).status).toBe(404);
+
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("completed");
+    const eventCount = (await events(runId)).length;
+    const advance = await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" });
+    expect(advance.status).toBe(409);
+    expect((await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" })).status).toBe(409);
+    expect((await call(`/orchestrator/runs/${runId}`)).body.status).toBe("completed");
+    expect(await events(runId)).toHaveLength(eventCount);
+  });
+});
+
+describe("rollback", () => {
+  it("rolls back from writing to title: later outputs superseded and kept, a new attempt completes", async () => {
+    const runId = await submit(helloWorld(`rollback ${Date.now()}`));
+    expect((await waitForRun(runId)).status).toBe("completed");
+    const res = await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "title" } });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("running");
+    expect(res.body.percent).toBeLessThan(100);
+
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("completed");
+    const history = await outputsOf(runId, true);
+    const latest = await outputsOf(runId);
+    expect(latest).toHaveLength(29);
+    const rerun = ["T1", "R1", "R2", "R3", "I0", "M1", "M2", "M3", "E1", "E2", "E3", "G1", "G2", "G3", "W1", "W2", "W3", "W4", "W5", "W6", "W7"];
+    expect(history).toHaveLength(29 + rerun.length);
+    expect(history.filter((o) => o.status === "superseded").map((o) => o.stepId).sort()).toEqual([...rerun].sort());
+    expect(latest.filter((o) => rerun.includes(o.stepId)).every((o) => o.version === 2 && o.stageAttempt === 2)).toBe(true);
+    expect(latest.filter((o) => !rerun.includes(o.stepId)).every((o) => o.version === 1)).toBe(true);
+    const titles = (await call(`/orchestrator/runs/${runId}/outputs/title?history=true`)).body.outputs;
+    expect(titles.map((o: any) => [o.version, o.status])).toEqual([[1, "superseded"], [2, "accepted"]]);
+    expect((await events(runId)).some((e) => e.type === "run.rolled_back" && e.data.toStage === "title")).toBe(true);
+    expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(7 + 5);
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from "vitest";
+import { decide, type RunCommand, type RunFacts } from "../../api/runs/runStateMachine.js";
+import { runStatuses, type RunStatus } from "../../api/store/records.js";
+
+const stages = ["idea_intake", "structure", "title"];
+const facts = (over: Partial<RunFacts> = {}): RunFacts => ({
+  status: "running",
+  mode: "auto",
+  currentStage: { stageId: "structure", attempt: 1, status: "running" },
+  flowRunActive: true,
+  next: { stageId: "title", guard: { ok: true } },
+  chosenStages: stages,
+  startedStages: ["idea_intake", "structure"],
+  ...over,
+});
+const boundary = (over: Partial<RunFacts> = {}) => facts({ status: "paused", currentStage: { stageId: "structure", attempt: 1, status: "completed" }, flowRunActive: false, ...over });
+
+const commands: RunCommand[] = [{ type: "pause" }, { type: "resume" }, { type: "cancel" }, { type: "advance" }, { type: "rollback", toStage: "structure" }];
+
+/** For every status, which commands are allowed (with a live flow run, mid-stage). */
+const allowedMidStage: Record<RunStatus, RunCommand["type"][]> = {
+  queued: ["pause", "cancel"],
+  running: ["pause", "cancel"],
+  pausing: ["resume", "cancel"],
+  paused: ["resume", "cancel", "rollback"],
+  cancelling: [],
+  completed: ["rollback"],
+  failed: ["resume", "cancel", "rollback"],
+  cancelled: [],
+};
+
+describe("decide: every command in every status", () => {
+  for (const status of runStatuses) {
+    for (const command of commands) {
+      const allowed = allowedMidStage[status].includes(command.type);
+      it(`${allowed ? "allows" : "refuses"} ${command.type} when ${status}`, () => {
+        const decision = decide(facts({ status, flowRunActive: !["completed", "failed", "cancelled", "queued"].includes(status) }), command);
+        expect(decision.ok).toBe(allowed);
+        if (!decision.ok) expect(decision.reason).toMatch(/\w/);
+      });
+    }
+  }
+});
+
+describe("pause", () => {
+  it("asks the flow to hold and Prefect to suspend when a stage runs", () => {
+    expect(decide(facts(), { type: "pause" })).toEqual({ ok: true, status: "pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] });
+  });
+  it("pauses at once between stages (no flow run live)", () => {
+    expect(decide(facts({ flowRunActive: false }), { type: "pause" })).toMatchObject({ ok: true, status: "paused" });
+  });
+  it("holds a queued run before its first stage", () => {
+    expect(decide(facts({ status: "queued", currentStage: null, flowRunActive: false }), { type: "pause" })).toMatchObject({ ok: true, status: "paused" });
+  });
+  it("refuses a second pause", () => {
+    expect(decide(facts({ status: "paused" }), { type: "pause" })).toMatchObject({ ok: false, reason: "cannot pause a run that is paused" });
+  });
+});
+
+describe("resume", () => {
+  it("releases the hold and resumes the suspended flow run", () => {
+    expect(decide(facts({ status: "paused" }), { type: "resume" })).toEqual({
+      ok: true,
+      status: "running",
+      effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }, { type: "emit", event: "run.resumed" }],
+    });
+  });
+  it("starts the next stage from a boundary when its guard passes", () => {
+    expect(decide(boundary(), { type: "resume" })).toMatchObject({ ok: true, effects: expect.arrayContaining([{ type: "startStage", stageId: "title", reuseOutputs: true }]) });
+  });
+  it("refuses at a boundary whose next guard fails, with the guard's reason", () => {
+    expect(decide(boundary({ next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "resume" })).toEqual({ ok: false, reason: "cannot start title: structure is not final" });
+  });
+  it("starts a failed stage again, reusing accepted outputs", () => {
+    expect(decide(facts({ status: "failed", flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "failed" } }), { type: "resume" })).toMatchObject({
+      ok: true,
+      status: "running",
+      effects: [{ type: "startStage", stageId: "structure", reuseOutputs: true }, { type: "emit", event: "run.resumed" }],
+    });
+  });
+  it("puts a run paused before its first stage back in the queue", () => {
+    expect(decide(facts({ status: "paused", currentStage: null, flowRunActive: false }), { type: "resume" })).toMatchObject({ ok: true, status: "queued" });
+  });
+});
+
+describe("cancel", () => {
+  it("cancels the live flow run and waits for Prefect", () => {
+    expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
+  });
+  it("cancels at once when nothing runs", () => {
+    expect(decide(boundary(), { type: "cancel" })).toMatchObject({ ok: true, status: "cancelled" });
+  });
+  it("refuses a completed run", () => {
+    expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "cancel" })).toMatchObject({ ok: false });
+  });
+});
+
+describe("advance", () => {
+  it("starts the next stage of a run paused at a boundary", () => {
+    expect(decide(boundary({ mode: "manual" }), { type: "advance" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "title", reuseOutputs: true }]) });
+  });
+  it("answers with the guard's reason when the next stage's guard fails", () => {
+    const decision = decide(boundary({ mode: "manual", next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "advance" });
+    expect(decision).toEqual({ ok: false, reason: "cannot start title: structure is not final" });
+  });
+  it("refuses a run paused mid-stage", () => {
+    expect(decide(facts({ status: "paused" }), { type: "advance" })).toMatchObject({ ok: false, reason: expect.stringContaining("between two stages") });
+  });
+  it("refuses when there is no next stage", () => {
+    expect(decide(boundary({ next: null }), { type: "advance" })).toMatchObject({ ok: false });
+  });
+});
+
+describe("rollback", () => {
+  it("supersedes from the stage and starts it again without reusing outputs", () => {
+    expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "rollback", toStage: "idea_intake" })).toEqual({
+      ok: true,
+      status: "running",
+      effects: [
+        { type: "releaseHold" },
+        { type: "supersedeFrom", stageId: "idea_intake" },
+        { type: "emit", event: "run.rolled_back", data: { toStage: "idea_intake" } },
+        { type: "startStage", stageId: "idea_intake", reuseOutputs: false },
+      ],
+    });
+  });
+  it("refuses a stage outside the run, or one that has not run", () => {
+    expect(decide(facts({ status: "completed" }), { type: "rollback", toStage: "writing" })).toMatchObject({ ok: false, reason: "stage writing is not part of this run" });
+    expect(decide(facts({ status: "completed" }), { type: "rollback", toStage: "title" })).toMatchObject({ ok: false, reason: expect.stringContaining("has not run yet") });
+  });
+  it("asks for a pause first when the run is running", () => {
+    expect(decide(facts(), { type: "rollback", toStage: "structure" })).toMatchObject({ ok: false, reason: expect.stringContaining("pause it first") });
+  });
+});
