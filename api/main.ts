@@ -3,7 +3,10 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { loadStageGraph } from "./config/stageGraph.js";
 import { loadSettings } from "./config/settings.js";
+import { EventHub, EventNotifier, eventsChannel } from "./events/eventNotifier.js";
 import { createApp } from "./http/app.js";
+import { GatewayMetrics } from "./http/metrics.js";
+import { notifyingStore } from "./store/notifyingStore.js";
 import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
@@ -19,10 +22,15 @@ import { stepQueueName } from "../workers/queueNames.js";
 const settings = loadSettings();
 const log = createLogger("gateway", settings.logLevel);
 const graph = loadStageGraph(settings.stagesFile);
-const store = await SqliteStore.open(settings.store.sqlitePath, { migrate: true });
 const prefect = new PrefectRuns(createPrefectClient(settings.prefect.apiUrl), settings.prefect.deployment);
 const redis = new Redis(settings.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false });
 redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+const notifier = new EventNotifier(redis, eventsChannel(settings.redis.queuePrefix));
+const store = notifyingStore(await SqliteStore.open(settings.store.sqlitePath, { migrate: true }), notifier);
+const hub = new EventHub(redis.duplicate(), eventsChannel(settings.redis.queuePrefix));
+await hub.start();
+const metrics = new GatewayMetrics(store);
+metrics.start(hub);
 const mockQueue = new Queue(stepQueueName("mock"), { connection: redis, prefix: settings.redis.queuePrefix });
 
 // OpenAI and Gemini adapters are not built yet: runs asking for them are refused at submit time.
@@ -41,6 +49,9 @@ const links = { gatewayUrl, prefectUiUrl: settings.prefect.uiUrl };
 const app = createApp({
   runs: new RunService(store, graph, providerDefaults, availability),
   control,
+  hub,
+  metrics,
+  sse: { heartbeatMs: settings.http.sseHeartbeatMs, pollMs: 2000 },
   store,
   graph,
   providerDefaults,
@@ -73,7 +84,9 @@ async function stop(signal: string) {
   stopping = true;
   log.info({ signal }, "gateway stopping");
   driver.stop();
+  server.closeAllConnections();
   server.close();
+  await hub.stop();
   await mockQueue.close();
   redis.disconnect();
   await store.close();

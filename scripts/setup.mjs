@@ -76,6 +76,21 @@ function ensureVenv() {
   say(`python venv: prefect ${check.out.split("\n").pop()} ready`);
 }
 
+/** Installs Debian packages as root or with passwordless sudo; fails with `todo` otherwise. */
+function aptInstall(what, packages, todo) {
+  if (!onPath("apt-get")) fail(what, "apt-get is not available", todo);
+  const asRoot = process.getuid?.() === 0;
+  const sudo = asRoot ? [] : onPath("sudo") ? ["sudo", "-n"] : null;
+  if (!sudo) fail(what, "this user cannot run apt-get", todo);
+  say(`${what}: installing from Debian (apt-get install ${packages.join(" ")}) ...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const [cmd, ...pre] = sudo.length ? sudo : ["apt-get"];
+  const args = (rest) => (sudo.length ? [...pre, "apt-get", ...rest] : rest);
+  let r = run(cmd, args(["update", "-qq"]), { env });
+  if (r.ok) r = run(cmd, args(["install", "-y", "-qq", "--no-install-recommends", ...packages]), { env });
+  if (!r.ok) fail(`apt-get install ${packages.join(" ")}`, r.out.slice(-2000) || "apt-get failed", todo);
+}
+
 function ensureRedis() {
   if (process.env.QUIRE_REDIS_URL) {
     say("redis: using QUIRE_REDIS_URL, not starting our own");
@@ -86,23 +101,25 @@ function ensureRedis() {
     return;
   }
   const todo = "install it: sudo apt-get install redis-server (or set QUIRE_REDIS_URL to a running Redis 6.2+)";
-  if (!onPath("apt-get")) fail("redis-server", "redis-server is not on PATH and apt-get is not available", todo);
-  const asRoot = process.getuid?.() === 0;
-  const sudo = asRoot ? [] : onPath("sudo") ? ["sudo", "-n"] : null;
-  if (!sudo) fail("redis-server", "redis-server is not on PATH and this user cannot run apt-get", todo);
-  say("redis-server: installing from Debian (apt-get install redis-server) ...");
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const [cmd, ...pre] = sudo.length ? sudo : ["apt-get"];
-  const args = (rest) => (sudo.length ? [...pre, "apt-get", ...rest] : rest);
-  let r = run(cmd, args(["update", "-qq"]), { env });
-  if (r.ok) r = run(cmd, args(["install", "-y", "-qq", "--no-install-recommends", "redis-server"]), { env });
-  if (!r.ok || !onPath("redis-server")) fail("apt-get install redis-server", r.out.slice(-2000) || "redis-server still not on PATH", todo);
-  // Debian's package starts a system service on 6379; ours runs on its own port, so that one is left alone.
+  aptInstall("redis-server", ["redis-server"], todo);
+  if (!onPath("redis-server")) fail("redis-server", "still not on PATH after apt-get install", todo);
+  // Debian's package may start a system service on 6379; ours runs on its own port, so that one is left alone.
   say("redis-server: installed");
+}
+
+/** The dashboard's browser test drives Debian's Chromium (no browser download at install time). */
+function ensureChromium() {
+  if (existsSync("/usr/bin/chromium")) {
+    say("chromium (for the browser test): in place");
+    return;
+  }
+  aptInstall("chromium", ["chromium"], "install it: sudo apt-get install chromium");
+  if (!existsSync("/usr/bin/chromium")) fail("chromium", "/usr/bin/chromium is missing after apt-get install", "sudo apt-get install chromium");
 }
 
 checkNode();
 ensureNpmPackages();
 ensureVenv();
 ensureRedis();
+if (process.argv.includes("--with-browser")) ensureChromium();
 say("all set");

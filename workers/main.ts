@@ -2,6 +2,9 @@
 import { loadStageGraph } from "../api/config/stageGraph.js";
 import { loadSettings } from "../api/config/settings.js";
 import { createLogger } from "../api/logging.js";
+import { Redis } from "ioredis";
+import { EventNotifier, eventsChannel } from "../api/events/eventNotifier.js";
+import { notifyingStore } from "../api/store/notifyingStore.js";
 import { SqliteStore } from "../api/store/sqliteStore.js";
 import { AgentWorker } from "./agentWorker.js";
 import { ProviderRegistry } from "./providers/providerRegistry.js";
@@ -9,8 +12,10 @@ import { ProviderRegistry } from "./providers/providerRegistry.js";
 const settings = loadSettings();
 const log = createLogger("agent-worker", settings.logLevel);
 const graph = loadStageGraph(settings.stagesFile);
-const store = await SqliteStore.open(settings.store.sqlitePath, { migrate: false });
-const providers = new ProviderRegistry({ mockDelayMs: Number(process.env.QUIRE_MOCK_DELAY_MS ?? 0) });
+const publisher = new Redis(settings.redis.url, { maxRetriesPerRequest: 1 });
+publisher.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+const store = notifyingStore(await SqliteStore.open(settings.store.sqlitePath, { migrate: false }), new EventNotifier(publisher, eventsChannel(settings.redis.queuePrefix)));
+const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs });
 const worker = new AgentWorker({ store, providers, graph, log }, { redisUrl: settings.redis.url, queuePrefix: settings.redis.queuePrefix, concurrency: settings.worker.concurrency });
 worker.start();
 log.info({ providers: providers.names(), redis: settings.redis.url }, "agent worker started");
@@ -22,6 +27,7 @@ async function stop(signal: string) {
   log.info({ signal }, "agent worker stopping");
   await worker.close();
   await store.close();
+  publisher.disconnect();
   process.exit(0);
 }
 process.on("SIGTERM", () => void stop("SIGTERM"));

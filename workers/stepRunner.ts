@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { StageGraph } from "../api/config/stageGraph.js";
 import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
+import { withSpan } from "../api/tracing.js";
 import type { Store } from "../api/store/store.js";
 import { outputJsonSchema, parseOutput } from "./outputSchemas.js";
 import { buildStepPrompt } from "./prompts/stepPrompt.js";
@@ -10,6 +11,8 @@ import { PERMANENT_MARK } from "./queueNames.js";
 import type { StepJobData, StepJobResult } from "./stepJob.js";
 
 export interface StepRunnerDeps {
+  /** How often a step.heartbeat event is written while a provider call runs. */
+  heartbeatMs?: number;
   store: Store;
   providers: ProviderRegistry;
   graph: StageGraph;
@@ -30,7 +33,12 @@ const stoppedStatuses = new Set(["completed", "failed", "cancelling", "cancelled
  * Does one step: returns the accepted output if there is one (no provider call), else asks the provider,
  * validates the answer and records output + audit + event in one transaction.
  */
-export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
+export function runStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
+  const attributes = { "quire.run_id": job.runId, "quire.stage_id": job.stageId, "quire.step_id": job.stepId, "quire.provider": job.provider, "quire.try": job.try };
+  return withSpan(`step ${job.stageId}.${job.stepId}`, attributes, () => doStep(job, jobId, deps, signal));
+}
+
+async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
   const { store, log } = deps;
   const key = { runId: job.runId, stageId: job.stageId, stepId: job.stepId, iteration: job.iteration };
   const existing = await store.findAcceptedOutput(key);
@@ -71,26 +79,36 @@ export async function runStep(job: StepJobData, jobId: string, deps: StepRunnerD
   };
 
   const started = performance.now();
+  const stepEvent = async (type: string, status: string, data: Record<string, unknown>) =>
+    store.appendEvent({ runId: job.runId, type, stageId: job.stageId, stepId: job.stepId, status, percent: await percentNow(), data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } });
+  // While a provider call runs, a heartbeat event shows the step is alive (BullMQ renews the job's lock too).
+  const heartbeat = setInterval(() => void stepEvent("step.heartbeat", "running", { elapsedMs: Math.round(performance.now() - started) }).catch(() => undefined), deps.heartbeatMs ?? 10_000);
   let response: GenerateResponse;
   try {
     response = await deps.providers.get(job.provider).generate(request);
   } catch (err) {
     const message = (err as Error).message;
+    const permanent = err instanceof PermanentProviderError;
     await store.recordAudit({ ...audit, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - started, finishReason: null });
-    if (err instanceof PermanentProviderError) throw new PermanentStepError(message);
+    const willRetry = !permanent && job.try <= job.retries;
+    await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
+    if (permanent) throw new PermanentStepError(message);
     throw err;
+  } finally {
+    clearInterval(heartbeat);
   }
   const usage = { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens, latencyMs: response.latencyMs, finishReason: response.finishReason };
   const parsed = parseOutput(job.output, response.text);
   if (!parsed.ok) {
     await store.recordAudit({ ...audit, response: { text: response.text }, outcome: "rejected", error: parsed.error, ...usage });
+    await stepEvent("step.failed", "failed", { error: parsed.error });
     throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema: ${parsed.error}`);
   }
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
   const accepted = await store.acceptOutput(
     { ...key, stageAttempt: job.stageAttempt, content: parsed.content, provider: job.provider, model: response.model, jobId },
     { ...audit, model: response.model, response: { text: response.text }, outcome: "accepted", error: null, ...usage },
-    { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration } },
+    { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
   );
   if ("abandoned" in accepted) {
     log.warn({ ...key, reason: accepted.abandoned }, "step result abandoned");

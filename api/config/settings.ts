@@ -31,17 +31,19 @@ const SettingsSchema = z.object({
   QUIRE_BODY_LIMIT: z.string().default("256kb"),
   QUIRE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   QUIRE_PROVIDER: ProviderName.optional(),
+  QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   QUIRE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
 export interface Settings {
   home: string;
-  http: { host: string; port: number; apiKey?: string; bodyLimit: string };
+  http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
   prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string };
   stagesFile: string;
-  worker: { concurrency: number };
+  worker: { concurrency: number; mockDelayMs: number };
   defaultProvider?: z.infer<typeof ProviderName>;
   logLevel: z.infer<typeof SettingsSchema>["QUIRE_LOG_LEVEL"];
 }
@@ -56,7 +58,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const prefectBase = `http://127.0.0.1:${e.QUIRE_PREFECT_PORT}`;
   return {
     home: e.QUIRE_HOME,
-    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT },
+    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS },
     prefect: {
       apiUrl: e.PREFECT_API_URL ?? `${prefectBase}/api`,
       uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,
@@ -66,7 +68,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
     store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db") },
     stagesFile: e.QUIRE_STAGES_FILE,
-    worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY },
+    worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS },
     defaultProvider: e.QUIRE_PROVIDER,
     logLevel: e.QUIRE_LOG_LEVEL,
   };

@@ -6,8 +6,14 @@ import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
 import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
 import { buildOpenApiDocument } from "./openApiDocument.js";
 import { runRoutes, type RunRoutesDeps } from "./runRoutes.js";
+import { eventRoutes, type EventRoutesDeps } from "./eventRoutes.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { readFileSync } from "node:fs";
 
-export interface AppDeps extends RunRoutesDeps {
+const dashboardHtml = readFileSync(new URL("./dashboard.html", import.meta.url), "utf8");
+
+export interface AppDeps extends RunRoutesDeps, EventRoutesDeps {
+  metrics: GatewayMetrics;
   graph: StageGraph;
   healthChecks: HealthCheck[];
   log: Logger;
@@ -28,6 +34,12 @@ export function createApp(deps: AppDeps) {
   app.get("/openapi.json", (_req, res) => {
     res.json(buildOpenApiDocument(deps.links.gatewayUrl));
   });
+  app.get("/metrics", async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.get("/dashboard", (_req, res) => {
+    res.type("html").send(dashboardHtml);
+  });
   if (deps.apiKey) app.use(bearerAuth(deps.apiKey));
 
   app.get("/stages/defaults", (_req, res) => {
@@ -42,6 +54,7 @@ export function createApp(deps: AppDeps) {
     });
   });
   app.use(runRoutes(deps));
+  app.use(eventRoutes(deps));
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.log));
   return app;

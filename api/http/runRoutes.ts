@@ -61,11 +61,6 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
     res.json({ runId: run.id, entries: await store.listAudit(run.id) });
   });
 
-  router.get("/orchestrator/runs/:id/events", async (req, res) => {
-    const run = await runs.get(req.params.id);
-    res.json({ runId: run.id, events: await store.listEvents(run.id) });
-  });
-
   // Commands: each answers 200 with the run as it is after the command, or 409 with the reason it is not allowed now.
   const view = async (runId: string) => {
     const run = await runs.get(runId);

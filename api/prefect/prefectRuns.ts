@@ -49,11 +49,11 @@ export class PrefectRuns {
   constructor(private readonly client: PrefectClient, private readonly deploymentName: string) {}
 
   async health(): Promise<void> {
-    await unwrap("health", this.client.GET("/health"));
+    await unwrap("health", () => this.client.GET("/health"));
   }
 
   async serverVersion(): Promise<string> {
-    return unwrap("admin version", this.client.GET("/admin/version")) as Promise<string>;
+    return unwrap("admin version", () => this.client.GET("/admin/version")) as Promise<string>;
   }
 
   async deploymentId(): Promise<string> {
@@ -61,7 +61,7 @@ export class PrefectRuns {
     const [flowName, name] = this.deploymentName.split("/") as [string, string];
     const deployment = await unwrap(
       `read deployment ${this.deploymentName}`,
-      this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
+      () => this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
     );
     this.deploymentIdCache = String(deployment.id);
     return this.deploymentIdCache;
@@ -72,7 +72,7 @@ export class PrefectRuns {
     const id = await this.deploymentId();
     const run = await unwrap(
       `create flow run ${input.name}`,
-      this.client.POST("/deployments/{id}/create_flow_run", {
+      () => this.client.POST("/deployments/{id}/create_flow_run", {
         params: { path: { id } },
         // The generated type renders Dict[str, Any] values as `undefined`; the server takes any JSON.
         body: { name: input.name, parameters: input.parameters as Record<string, never>, tags: input.tags, idempotency_key: input.idempotencyKey },
@@ -82,13 +82,13 @@ export class PrefectRuns {
   }
 
   async readFlowRun(id: string): Promise<FlowRunView> {
-    return toFlowRun(await unwrap(`read flow run ${id}`, this.client.GET("/flow_runs/{id}", { params: { path: { id } } })));
+    return toFlowRun(await unwrap(`read flow run ${id}`, () => this.client.GET("/flow_runs/{id}", { params: { path: { id } } })));
   }
 
   async flowRunsTagged(tags: string[]): Promise<FlowRunView[]> {
     const runs = await unwrap(
       "filter flow runs",
-      this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
     );
     return runs.map(toFlowRun);
   }
@@ -96,7 +96,7 @@ export class PrefectRuns {
   async taskRunsOf(flowRunId: string): Promise<TaskRunView[]> {
     const runs = await unwrap(
       "filter task runs",
-      this.client.POST("/task_runs/filter", { body: { task_runs: { flow_run_id: { any_: [flowRunId] } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+      () => this.client.POST("/task_runs/filter", { body: { task_runs: { flow_run_id: { any_: [flowRunId] } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
     );
     return runs.map((r) => ({
       id: String(r.id),
@@ -117,7 +117,7 @@ export class PrefectRuns {
   async suspend(id: string, pauseKey: string, timeoutSeconds = 30 * 24 * 3600): Promise<void> {
     const result = await unwrap(
       `suspend flow run ${id}`,
-      this.client.POST("/flow_runs/{id}/set_state", {
+      () => this.client.POST("/flow_runs/{id}/set_state", {
         params: { path: { id } },
         body: {
           state: {
@@ -134,7 +134,7 @@ export class PrefectRuns {
 
   /** Resumes a paused flow run; Prefect reschedules it and a worker runs the flow again from the top. */
   async resume(id: string): Promise<void> {
-    const result = await unwrap(`resume flow run ${id}`, this.client.POST("/flow_runs/{id}/resume", { params: { path: { id } }, body: {} }));
+    const result = await unwrap(`resume flow run ${id}`, () => this.client.POST("/flow_runs/{id}/resume", { params: { path: { id } }, body: {} }));
     requireAccepted(`resume of flow run ${id}`, result);
   }
 
@@ -146,7 +146,7 @@ export class PrefectRuns {
   async cancel(id: string): Promise<void> {
     const result = await unwrap(
       `cancel flow run ${id}`,
-      this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "CANCELLING" }, force: false } }),
+      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "CANCELLING" }, force: false } }),
     );
     if (result.status === "ACCEPT" || result.state?.type === "CANCELLED" || result.state?.type === "CANCELLING") return;
     requireAccepted(`cancel of flow run ${id}`, result);

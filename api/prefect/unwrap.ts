@@ -1,23 +1,42 @@
 import { Conflict, NotFound, Unavailable } from "../errors.js";
 
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
+const transient = (status: number) => status === 502 || status === 503 || status === 504;
+const delays = [150, 400, 1000];
+
 /**
  * Turns openapi-fetch's `{data, error, response}` into the data or one typed error: the single place
- * where Prefect's HTTP answers are judged. A network failure or a 5xx is Unavailable (503 upstream).
+ * where Prefect's HTTP answers are judged. A network failure or a 502/503/504 (Prefect on SQLite answers
+ * 503 when its database is busy) is tried again a few times, then is Unavailable. Every call made through
+ * here is safe to repeat: reads, state proposals, and flow run creation with an idempotency key.
  */
-export async function unwrap<T>(what: string, call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  let result: { data?: T; error?: unknown; response: Response };
-  try {
-    result = await call;
-  } catch (err) {
-    throw new Unavailable(`Prefect API is not reachable (${what}): ${(err as Error).message}`, undefined, { cause: err });
+export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    let result: Answer<T>;
+    try {
+      result = await call();
+    } catch (err) {
+      if (attempt < delays.length) {
+        await sleep(delays[attempt]!);
+        continue;
+      }
+      throw new Unavailable(`Prefect API is not reachable (${what}): ${(err as Error).message}`, undefined, { cause: err });
+    }
+    const { data, error, response } = result;
+    if (response.ok && data !== undefined) return data;
+    if (transient(response.status) && attempt < delays.length) {
+      await sleep(delays[attempt]!);
+      continue;
+    }
+    const detail = JSON.stringify(error ?? null).slice(0, 500);
+    if (response.status === 404) throw new NotFound(`Prefect has no such resource (${what})`, { prefect: error });
+    if (response.status === 409) throw new Conflict(`Prefect refused ${what}: ${detail}`, { prefect: error });
+    throw new Unavailable(`Prefect answered ${response.status} to ${what}: ${detail}`, { prefect: error });
   }
-  const { data, error, response } = result;
-  if (response.ok && data !== undefined) return data;
-  const detail = JSON.stringify(error ?? null).slice(0, 500);
-  if (response.status === 404) throw new NotFound(`Prefect has no such resource (${what})`, { prefect: error });
-  if (response.status === 409) throw new Conflict(`Prefect refused ${what}: ${detail}`, { prefect: error });
-  throw new Unavailable(`Prefect answered ${response.status} to ${what}: ${detail}`, { prefect: error });
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Prefect answers a state change with an OrchestrationResult; anything but ACCEPT did not happen. */
 export function requireAccepted(what: string, result: { status: string; details?: unknown }): void {

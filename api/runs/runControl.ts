@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
-import { Conflict, NotFound } from "../errors.js";
+import { Conflict, NotFound, Unavailable } from "../errors.js";
 import { terminalStateTypes, type PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
@@ -86,7 +86,13 @@ export class RunControl {
       }
       case "startStage":
         await store.updateRun(run.id, ["running"], { currentStageId: effect.stageId });
-        await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
+        try {
+          await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
+        } catch (err) {
+          // The stage run is recorded; the run driver creates its flow run (idempotently) once Prefect answers.
+          if (!(err instanceof Unavailable)) throw err;
+          this.deps.log.warn({ runId: run.id, stageId: effect.stageId, err: err.message }, "flow run not created yet; the driver will retry");
+        }
         return;
       case "emit":
         if (effect.event === "run.rolled_back") return; // written with the supersede, in one transaction

@@ -98,7 +98,6 @@ export class RunDriver {
         }
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
           await store.updateStageRun(key, { status: "running", startedAt: flowRun.startTime ?? new Date().toISOString() });
-          await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: stageData });
         }
         if (flowRun.stateType === "RUNNING" && run.status === "pausing") {
           const pauseKey = await holds.pauseKey(run.id);
@@ -119,7 +118,6 @@ export class RunDriver {
         return;
       case "COMPLETED":
         await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? flowRun.startTime, endedAt: flowRun.endTime ?? new Date().toISOString() });
-        if (stage.status === "scheduled") await this.event(run, "stage.started", { stageId: stage.stageId, status: "running", data: stageData });
         await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
         return this.afterStage(run, { ...stage, status: "completed" });
       case "CANCELLED":

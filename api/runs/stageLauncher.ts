@@ -3,11 +3,12 @@ import type { StageGraph } from "../config/stageGraph.js";
 import type { PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
+import { emitRunEvent } from "./runEvents.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 
 /**
  * Starts a stage: records the stage run (the next attempt of that stage), then creates its flow run of
- * the run-stage deployment. The flow run's idempotency key is the stage attempt, so a repeat after a
+ * the run-stage deployment and appends `stage.started`. The flow run's idempotency key is the stage attempt, so a repeat after a
  * crash between the two writes finds the same flow run instead of starting a second one.
  */
 export class StageLauncher {
@@ -23,7 +24,13 @@ export class StageLauncher {
     return stage;
   }
 
+  /** Creates the stage's flow run and announces the stage (before any of its steps can run). */
   async createFlowRun(run: RunRecord, stage: StageRunRecord): Promise<void> {
+    const flowRunId = await this.createFlowRunOnly(run, stage);
+    await emitRunEvent(this.deps.store, this.deps.graph, run, "stage.started", { stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
+  }
+
+  private async createFlowRunOnly(run: RunRecord, stage: StageRunRecord): Promise<string> {
     const plan = planStage(this.deps.graph, run.request, stage.stageId, this.deps.providerDefaults);
     const flowRun = await this.deps.prefect.createFlowRun({
       name: `${run.id.slice(0, 8)}-${stage.stageId}-a${stage.attempt}`,
@@ -33,5 +40,6 @@ export class StageLauncher {
     });
     await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId: flowRun.id });
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId: flowRun.id }, "stage flow run created");
+    return flowRun.id;
   }
 }

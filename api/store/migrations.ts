@@ -88,8 +88,10 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex("audit_by_run").on("audit_entries").columns(["run_id", "id"]).execute();
 
+      // `id` orders events across runs (the SSE id of the dashboards' stream); `seq` within a run.
       await db.schema
         .createTable("events")
+        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
         .addColumn("run_id", "text", (c) => c.notNull().references("runs.id"))
         .addColumn("seq", "integer", (c) => c.notNull())
         .addColumn("type", "text", (c) => c.notNull())
@@ -99,8 +101,8 @@ const migrations: Record<string, Migration> = {
         .addColumn("percent", "real", (c) => c.notNull())
         .addColumn("data", "text")
         .addColumn("at", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("events_pk", ["run_id", "seq"])
         .execute();
+      await db.schema.createIndex("events_run_seq").on("events").columns(["run_id", "seq"]).unique().execute();
     },
   },
 };

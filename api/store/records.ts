@@ -102,6 +102,8 @@ export interface AuditRecord {
 }
 
 export interface EventRecord {
+  /** Orders events across runs (the id of the dashboards' SSE stream). */
+  id: number;
   seq: number;
   runId: string;
   at: string;

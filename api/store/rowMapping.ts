@@ -73,6 +73,7 @@ export const toAudit = (r: Selectable<Database["audit_entries"]>): AuditRecord =
 });
 
 export const toEvent = (r: Selectable<Database["events"]>): EventRecord => ({
+  id: Number(r.id),
   seq: Number(r.seq),
   runId: r.run_id,
   at: r.at,

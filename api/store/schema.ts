@@ -67,6 +67,7 @@ export interface Database {
     created_at: string;
   };
   events: {
+    id: Generated<number>;
     run_id: string;
     seq: number;
     type: string;

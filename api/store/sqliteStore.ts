@@ -83,6 +83,11 @@ export class SqliteStore implements Store {
     return row && toRun(row);
   }
 
+  async countRunsByStatus() {
+    const rows = await this.db.selectFrom("runs").select(["status", (eb) => eb.fn.countAll<number>().as("count")]).groupBy("status").execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  }
+
   async listRuns(filter: { statuses?: RunRecord["status"][]; category?: string; limit: number; afterId?: string }) {
     let q = this.db.selectFrom("runs").selectAll().orderBy("id").limit(filter.limit);
     if (filter.statuses?.length) q = q.where("status", "in", filter.statuses);
@@ -244,6 +249,17 @@ export class SqliteStore implements Store {
     return this.writeTransaction((db) => appendEventIn(db, event));
   }
 
+  async listEventsAfter(afterId: number, filter: { category?: string; limit: number }) {
+    let q = this.db.selectFrom("events").selectAll("events").where("events.id", ">", afterId).orderBy("events.id").limit(filter.limit);
+    if (filter.category) q = q.innerJoin("runs", "runs.id", "events.run_id").where("runs.category", "=", filter.category);
+    return (await q.execute()).map(toEvent);
+  }
+
+  async latestEventId() {
+    const { max } = await this.db.selectFrom("events").select((eb) => eb.fn.max<number | null>("id").as("max")).executeTakeFirstOrThrow();
+    return Number(max ?? 0);
+  }
+
   async listEvents(runId: string, afterSeq = 0) {
     const rows = await this.db.selectFrom("events").selectAll().where("run_id", "=", runId).where("seq", ">", afterSeq).orderBy("seq").execute();
     return rows.map(toEvent);
@@ -322,6 +338,5 @@ async function appendEventIn(db: Kysely<Database>, e: NewEvent): Promise<EventRe
     data: e.data ? JSON.stringify(e.data) : null,
     at: new Date().toISOString(),
   };
-  await db.insertInto("events").values(row).execute();
-  return toEvent(row);
+  return toEvent(await db.insertInto("events").values(row).returningAll().executeTakeFirstOrThrow());
 }

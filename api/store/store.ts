@@ -11,7 +11,7 @@ import type {
 
 export type NewOutput = Omit<StepOutputRecord, "id" | "version" | "status" | "createdAt" | "supersededAt">;
 export type NewAudit = Omit<AuditRecord, "id" | "createdAt">;
-export type NewEvent = Omit<EventRecord, "seq" | "at">;
+export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
 
 /**
  * The one port in front of persistence. SQLite implements it today (sqliteStore.ts); Postgres can fill
@@ -23,6 +23,7 @@ export interface Store {
 
   createRun(run: { id: string; request: RunRequest; idempotencyKey?: string }): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  countRunsByStatus(): Promise<Record<string, number>>;
   listRuns(filter: { statuses?: RunStatus[]; category?: string; limit: number; afterId?: string }): Promise<RunRecord[]>;
   /** Changes a run's fields only while its status is one of `from` (optimistic guard); true if it did. */
   updateRun(id: string, from: RunStatus[], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>): Promise<boolean>;
@@ -50,4 +51,8 @@ export interface Store {
 
   appendEvent(event: NewEvent): Promise<EventRecord>;
   listEvents(runId: string, afterSeq?: number): Promise<EventRecord[]>;
+  /** Events of every run (or the runs of one category) with an id above `afterId`, oldest first. */
+  listEventsAfter(afterId: number, filter: { category?: string; limit: number }): Promise<EventRecord[]>;
+  /** The id of the newest event of any run (0 when there is none). */
+  latestEventId(): Promise<number>;
 }

@@ -24,7 +24,7 @@ export default async function setup(project: TestProject) {
     root: resolve(import.meta.dirname, "../.."),
     home,
     ports: { gateway, prefect, redis },
-    env: { QUIRE_POLL_MS: "250", QUIRE_LOG_LEVEL: "info" },
+    env: { QUIRE_POLL_MS: "250", QUIRE_LOG_LEVEL: "info", QUIRE_SSE_HEARTBEAT_MS: "1000" },
     say: (msg) => console.log(`[e2e stack] ${msg}`),
   });
   const started = Date.now();

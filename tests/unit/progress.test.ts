@@ -20,7 +20,7 @@ describe("stageTimings", () => {
   const stage = (stageId: string, createdAt: string, endedAt: string | null): StageRunRecord => ({
     runId: "r", stageId, attempt: 1, flowRunId: "f", status: "completed", plannedSteps: 1, createdAt, startedAt: null, firstStepAt: null, endedAt,
   });
-  const started = (stageId: string, at: string): EventRecord => ({ seq: 1, runId: "r", at, type: "step.started", stageId, percent: 0 });
+  const started = (stageId: string, at: string): EventRecord => ({ id: 1, seq: 1, runId: "r", at, type: "step.started", stageId, percent: 0 });
 
   it("measures start-up to the stage's first step and the stage's total", () => {
     const timings = stageTimings([stage("a", "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.000Z")], [started("a", "2026-01-01T00:00:02.500Z"), started("a", "2026-01-01T00:00:03.000Z")]);

@@ -1,0 +1,44 @@
+import type { Redis } from "ioredis";
+
+/**
+ * Tells every gateway that a run has new events, over Redis pub/sub (the message is the run id). The
+ * store stays the source of truth: a listener reads what it missed from there, so a lost message costs
+ * latency (the SSE streams also poll), never an event.
+ */
+export class EventNotifier {
+  constructor(private readonly publisher: Redis, private readonly channel: string) {}
+
+  async notify(runId: string): Promise<void> {
+    await this.publisher.publish(this.channel, runId).catch(() => undefined);
+  }
+}
+
+export type RunEventsListener = (runId: string) => void;
+
+/** The gateway's side: one subscriber connection fanned out to every open stream. */
+export class EventHub {
+  private readonly listeners = new Set<RunEventsListener>();
+
+  constructor(private readonly subscriber: Redis, private readonly channel: string) {}
+
+  async start(): Promise<void> {
+    this.subscriber.on("message", (_channel: string, runId: string) => this.listeners.forEach((l) => l(runId)));
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  listen(listener: RunEventsListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    await this.subscriber.quit().catch(() => undefined);
+  }
+}
+
+export const eventsChannel = (prefix: string) => `${prefix}:events`;

@@ -1,0 +1,72 @@
+import { Router } from "express";
+import type { EventHub } from "../events/eventNotifier.js";
+import type { RunService } from "../runs/runService.js";
+import type { Store } from "../store/store.js";
+import { lastEventId, openSseStream, type SseStreamOptions } from "./sseStream.js";
+import { z } from "zod";
+import { validate } from "./validate.js";
+
+export interface EventRoutesDeps {
+  metrics?: { streamClients: { inc(): void; dec(): void } };
+  runs: RunService;
+  store: Store;
+  hub: EventHub;
+  sse: SseStreamOptions;
+}
+
+const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("text/event-stream"));
+const CategoryQuery = z.object({ category: z.string().optional(), lastEventId: z.string().optional() });
+
+/**
+ * Progress events. Every event is in the store before it is sent, so a client that reconnects with
+ * Last-Event-ID gets exactly what it missed. `id:` is the run's seq on a run's stream, and the global
+ * event id on /events.
+ */
+export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps): Router {
+  const router = Router();
+  const track = (stream: { onClose(cleanup: () => void): void }) => {
+    metrics?.streamClients.inc();
+    stream.onClose(() => metrics?.streamClients.dec());
+  };
+
+  router.get("/orchestrator/runs/:id/events", async (req, res) => {
+    const run = await runs.get(req.params.id);
+    if (!wantsStream(req.header("accept"))) {
+      res.json({ runId: run.id, events: await store.listEvents(run.id, lastEventId(req)) });
+      return;
+    }
+    let after = lastEventId(req);
+    const stream = openSseStream(req, res, sse, async (write) => {
+      for (const event of await store.listEvents(run.id, after)) {
+        write(event.seq, event);
+        after = event.seq;
+      }
+    });
+    stream.onClose(hub.listen((runId) => runId === run.id && stream.trigger()));
+    track(stream);
+  });
+
+  router.get("/events", async (req, res) => {
+    const { category } = validate(CategoryQuery, req.query, "query");
+    if (!wantsStream(req.header("accept"))) {
+      res.json({ events: await store.listEventsAfter(lastEventId(req), { category, limit: 1000 }) });
+      return;
+    }
+    // A live stream starts now; a reconnect (Last-Event-ID) replays what it missed.
+    let after = lastEventId(req) || (await store.latestEventId());
+    const stream = openSseStream(req, res, sse, async (write) => {
+      for (;;) {
+        const batch = await store.listEventsAfter(after, { category, limit: 500 });
+        for (const event of batch) {
+          write(event.id, event);
+          after = event.id;
+        }
+        if (batch.length < 500) return;
+      }
+    });
+    stream.onClose(hub.listen(() => stream.trigger()));
+    track(stream);
+  });
+
+  return router;
+}
