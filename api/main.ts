@@ -11,10 +11,13 @@ import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
 import { HoldFlags } from "./runs/holdFlags.js";
+import { cancelAnnouncer } from "./runs/runCancellations.js";
 import { RunControl } from "./runs/runControl.js";
 import { RunDriver } from "./runs/runDriver.js";
 import { StageLauncher } from "./runs/stageLauncher.js";
-import { RunService, type ProviderAvailability } from "./runs/runService.js";
+import { RunService } from "./runs/runService.js";
+import { Credentials } from "./config/credentials.js";
+import { PrefectSecrets } from "./prefect/prefectSecrets.js";
 import type { ProviderDefaults } from "./runs/stagePlan.js";
 import { SqliteStore } from "./store/sqliteStore.js";
 import { stepQueueName } from "../workers/queueNames.js";
@@ -33,21 +36,19 @@ const metrics = new GatewayMetrics(store);
 metrics.start(hub);
 const mockQueue = new Queue(stepQueueName("mock"), { connection: redis, prefix: settings.redis.queuePrefix });
 
-// OpenAI and Gemini adapters are not built yet: runs asking for them are refused at submit time.
-const availability: ProviderAvailability = {
-  mock: { available: true },
-  openai: { available: false, missing: "OPENAI_API_KEY and the OpenAI adapter (not built yet)" },
-  gemini: { available: false, missing: "GEMINI_API_KEY and the Gemini adapter (not built yet)" },
-};
-const providerDefaults: ProviderDefaults = { provider: settings.defaultProvider, models: { mock: "mock-writer-1", openai: "gpt-4o-mini", gemini: "gemini-2.0-flash" } };
+const prefectClient = createPrefectClient(settings.prefect.apiUrl);
+const secrets = new PrefectSecrets(prefectClient);
+const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
+const providerDefaults: ProviderDefaults = { provider: settings.defaultProvider, models: { mock: "mock-writer-1", openai: settings.providers.openai.model, gemini: settings.providers.gemini.model } };
 const holds = new HoldFlags(redis, settings.redis.queuePrefix);
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log });
-const control = new RunControl({ store, prefect, holds, graph, launcher, log });
+const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
+const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel });
 const gatewayUrl = `http://${settings.http.host}:${settings.http.port}`;
 const links = { gatewayUrl, prefectUiUrl: settings.prefect.uiUrl };
 
 const app = createApp({
-  runs: new RunService(store, graph, providerDefaults, availability),
+  runs: new RunService(store, graph, providerDefaults, (provider) => credentials.availability(provider)),
   control,
   hub,
   metrics,
@@ -72,7 +73,7 @@ const app = createApp({
   ],
 });
 
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, pollMs: settings.prefect.pollMs });
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, pollMs: settings.prefect.pollMs });
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
   driver.start();

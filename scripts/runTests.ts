@@ -1,5 +1,6 @@
-// `npm test` after set-up: type check, codegen drift, the flow's Python tests, unit tests, then the
-// end-to-end tests on the real stack. Ends with one plain line "N passed, N failed" over all phases.
+// `npm test` after set-up: type check, codegen drift, the flow's Python tests, unit tests, adapter tests
+// (provider adapters against local wire-format servers, the store), then the end-to-end tests on the
+// real stack. Ends with one plain line "N passed, N failed" over all phases.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -47,6 +48,7 @@ const ok =
     return { passed: ran - Number(bad?.[1] ?? 0), failed: Number(bad?.[1] ?? 0) };
   })) &&
   (await vitest("tests/vitest.unit.config.ts", "unit")) &&
+  (await vitest("tests/vitest.adapters.config.ts", "adapters")) &&
   (await vitest("tests/vitest.e2e.config.ts", "e2e"));
 
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -1,5 +1,7 @@
 import { Worker, type Job } from "bullmq";
 import { Redis } from "ioredis";
+import type { ProviderName } from "../api/config/stageGraphSchema.js";
+import { cancelChannel } from "../api/runs/runCancellations.js";
 import { stepQueueName } from "./queueNames.js";
 import { StepJobData, type StepJobResult } from "./stepJob.js";
 import { PermanentStepError, runStep, type StepRunnerDeps } from "./stepRunner.js";
@@ -9,7 +11,8 @@ export const AGENT_WORKER_NAME = "quire-agent";
 export interface AgentWorkerOptions {
   redisUrl: string;
   queuePrefix: string;
-  concurrency: number;
+  /** Jobs of each provider this worker runs at once (a per-provider limit, so many books do not trip a rate limit). */
+  concurrency: Record<ProviderName, number>;
   /** How long a job's lock lasts; BullMQ renews it at half that while the step runs (the heartbeat). */
   lockDurationMs?: number;
 }
@@ -22,17 +25,25 @@ export interface AgentWorkerOptions {
 export class AgentWorker {
   private readonly workers: Worker<unknown, StepJobResult>[] = [];
   private readonly connection: Redis;
+  private readonly cancelSubscriber: Redis;
+  /** Provider calls in flight, by run, so a cancel can abort them. */
+  private readonly inFlight = new Map<string, Set<AbortController>>();
 
   constructor(private readonly deps: StepRunnerDeps, private readonly opts: AgentWorkerOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.cancelSubscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
   }
 
   start(): void {
+    this.cancelSubscriber.on("message", (_channel: string, runId: string) => {
+      for (const controller of this.inFlight.get(runId) ?? []) controller.abort(new Error(`run ${runId} was cancelled`));
+    });
+    void this.cancelSubscriber.subscribe(cancelChannel(this.opts.queuePrefix));
     for (const provider of this.deps.providers.names()) {
       const worker = new Worker<unknown, StepJobResult>(stepQueueName(provider), (job, token, signal) => this.process(job, signal), {
         connection: this.connection,
         prefix: this.opts.queuePrefix,
-        concurrency: this.opts.concurrency,
+        concurrency: this.opts.concurrency[provider],
         lockDuration: this.opts.lockDurationMs ?? 30_000,
         name: AGENT_WORKER_NAME,
       });
@@ -47,11 +58,21 @@ export class AgentWorker {
     if (!parsed.success) throw new PermanentStepError(`job ${job.id} has invalid data: ${parsed.error.message}`);
     const data = parsed.data;
     const log = this.deps.log.child({ runId: data.runId, stageId: data.stageId, stepId: data.stepId, jobId: job.id });
-    return runStep(data, String(job.id), { ...this.deps, log }, signal);
+    const controller = new AbortController();
+    signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    const running = this.inFlight.get(data.runId) ?? new Set();
+    this.inFlight.set(data.runId, running.add(controller));
+    try {
+      return await runStep(data, String(job.id), { ...this.deps, log }, controller.signal);
+    } finally {
+      running.delete(controller);
+      if (!running.size) this.inFlight.delete(data.runId);
+    }
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.close()));
     this.connection.disconnect();
+    this.cancelSubscriber.disconnect();
   }
 }

@@ -8,6 +8,9 @@ import { notifyingStore } from "../api/store/notifyingStore.js";
 import { SqliteStore } from "../api/store/sqliteStore.js";
 import { AgentWorker } from "./agentWorker.js";
 import { ProviderRegistry } from "./providers/providerRegistry.js";
+import { Credentials } from "../api/config/credentials.js";
+import { createPrefectClient } from "../api/prefect/client.js";
+import { PrefectSecrets } from "../api/prefect/prefectSecrets.js";
 
 const settings = loadSettings();
 const log = createLogger("agent-worker", settings.logLevel);
@@ -15,8 +18,14 @@ const graph = loadStageGraph(settings.stagesFile);
 const publisher = new Redis(settings.redis.url, { maxRetriesPerRequest: 1 });
 publisher.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
 const store = notifyingStore(await SqliteStore.open(settings.store.sqlitePath, { migrate: false }), new EventNotifier(publisher, eventsChannel(settings.redis.queuePrefix)));
-const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs });
-const worker = new AgentWorker({ store, providers, graph, log }, { redisUrl: settings.redis.url, queuePrefix: settings.redis.queuePrefix, concurrency: settings.worker.concurrency });
+const secrets = new PrefectSecrets(createPrefectClient(settings.prefect.apiUrl));
+const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
+const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs, settings: settings.providers, credentials });
+const worker = new AgentWorker({ store, providers, graph, log }, {
+  redisUrl: settings.redis.url,
+  queuePrefix: settings.redis.queuePrefix,
+  concurrency: { mock: settings.worker.concurrency, openai: settings.providers.openai.concurrency, gemini: settings.providers.gemini.concurrency },
+});
 worker.start();
 log.info({ providers: providers.names(), redis: settings.redis.url }, "agent worker started");
 

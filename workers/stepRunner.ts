@@ -3,7 +3,8 @@ import type { StageGraph } from "../api/config/stageGraph.js";
 import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
 import { withSpan } from "../api/tracing.js";
 import type { Store } from "../api/store/store.js";
-import { outputJsonSchema, parseOutput } from "./outputSchemas.js";
+import { outputJsonSchema, parseOutput, type StepOutputContent } from "./outputSchemas.js";
+import { redactSecrets } from "./providers/redact.js";
 import { buildStepPrompt } from "./prompts/stepPrompt.js";
 import { PermanentProviderError, type GenerateResponse } from "./providers/provider.js";
 import type { ProviderRegistry } from "./providers/providerRegistry.js";
@@ -83,30 +84,46 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     store.appendEvent({ runId: job.runId, type, stageId: job.stageId, stepId: job.stepId, status, percent: await percentNow(), data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } });
   // While a provider call runs, a heartbeat event shows the step is alive (BullMQ renews the job's lock too).
   const heartbeat = setInterval(() => void stepEvent("step.heartbeat", "running", { elapsedMs: Math.round(performance.now() - started) }).catch(() => undefined), deps.heartbeatMs ?? 10_000);
-  let response: GenerateResponse;
+  const secrets = await deps.providers.secrets();
+  let response!: GenerateResponse;
+  let content!: StepOutputContent;
+  let sent = request;
   try {
-    response = await deps.providers.get(job.provider).generate(request);
-  } catch (err) {
-    const message = (err as Error).message;
-    const permanent = err instanceof PermanentProviderError;
-    await store.recordAudit({ ...audit, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - started, finishReason: null });
-    const willRetry = !permanent && job.try <= job.retries;
-    await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
-    if (permanent) throw new PermanentStepError(message);
-    throw err;
+    // One repair round: an answer that fails the schema is sent back once with the validation error.
+    for (let round = 1; ; round++) {
+      const exchange = { ...audit, request: { ...audit.request, prompt: sent.prompt, repair: round > 1 } };
+      const callStarted = performance.now();
+      try {
+        response = await (await deps.providers.get(job.provider)).generate(sent);
+      } catch (err) {
+        const message = redactSecrets((err as Error).message, secrets);
+        const permanent = err instanceof PermanentProviderError;
+        await store.recordAudit({ ...exchange, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - callStarted, finishReason: null });
+        const willRetry = !permanent && !signal?.aborted && job.try <= job.retries;
+        await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
+        if (permanent || signal?.aborted) throw new PermanentStepError(message);
+        throw new Error(message);
+      }
+      const parsed = parseOutput(job.output, response.text);
+      if (parsed.ok) {
+        content = parsed.content;
+        audit.request = exchange.request;
+        break;
+      }
+      await store.recordAudit({ ...exchange, response: { text: response.text }, outcome: "rejected", error: parsed.error, ...usageOf(response) });
+      if (round === 2) {
+        await stepEvent("step.failed", "failed", { error: parsed.error });
+        throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema after one repair: ${parsed.error}`);
+      }
+      sent = { ...request, prompt: `${request.prompt}\n\n## Your previous answer was not valid\n${parsed.error}\nAnswer again with one JSON object of the kind "${job.output}" and nothing else.` };
+    }
   } finally {
     clearInterval(heartbeat);
   }
-  const usage = { inputTokens: response.usage.inputTokens, outputTokens: response.usage.outputTokens, latencyMs: response.latencyMs, finishReason: response.finishReason };
-  const parsed = parseOutput(job.output, response.text);
-  if (!parsed.ok) {
-    await store.recordAudit({ ...audit, response: { text: response.text }, outcome: "rejected", error: parsed.error, ...usage });
-    await stepEvent("step.failed", "failed", { error: parsed.error });
-    throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema: ${parsed.error}`);
-  }
+  const usage = usageOf(response);
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
   const accepted = await store.acceptOutput(
-    { ...key, stageAttempt: job.stageAttempt, content: parsed.content, provider: job.provider, model: response.model, jobId },
+    { ...key, stageAttempt: job.stageAttempt, content, provider: job.provider, model: response.model, jobId },
     { ...audit, model: response.model, response: { text: response.text }, outcome: "accepted", error: null, ...usage },
     { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
   );
@@ -118,3 +135,5 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }
+
+const usageOf = (r: GenerateResponse) => ({ inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens, latencyMs: r.latencyMs, finishReason: r.finishReason });

@@ -33,8 +33,34 @@ const SettingsSchema = z.object({
   QUIRE_PROVIDER: ProviderName.optional(),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_BASE_URL: z.url().optional(),
+  OPENAI_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  GEMINI_BASE_URL: z.url().optional(),
+  GEMINI_MODEL: z.string().min(1).default("gemini-2.0-flash"),
+  QUIRE_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(120_000),
+  QUIRE_CONCURRENCY_OPENAI: z.coerce.number().int().min(1).max(100).default(4),
+  QUIRE_CONCURRENCY_GEMINI: z.coerce.number().int().min(1).max(100).default(4),
+  QUIRE_SECRET_BLOCKS: z.enum(["true", "false"]).default("true"),
   QUIRE_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
+
+export interface RemoteProviderSettings {
+  /** From the environment; when unset, a Prefect Secret block may supply it (api/config/credentials.ts). */
+  apiKey?: string;
+  baseUrl?: string;
+  model: string;
+  /** Jobs of this provider one agent worker runs at once. */
+  concurrency: number;
+}
+
+export interface ProviderSettings {
+  openai: RemoteProviderSettings;
+  gemini: RemoteProviderSettings;
+  timeoutMs: number;
+  secretBlocks: boolean;
+}
 
 export interface Settings {
   home: string;
@@ -45,6 +71,7 @@ export interface Settings {
   stagesFile: string;
   worker: { concurrency: number; mockDelayMs: number };
   defaultProvider?: z.infer<typeof ProviderName>;
+  providers: ProviderSettings;
   logLevel: z.infer<typeof SettingsSchema>["QUIRE_LOG_LEVEL"];
 }
 
@@ -70,6 +97,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     stagesFile: e.QUIRE_STAGES_FILE,
     worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS },
     defaultProvider: e.QUIRE_PROVIDER,
+    providers: {
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, concurrency: e.QUIRE_CONCURRENCY_OPENAI },
+      gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL, concurrency: e.QUIRE_CONCURRENCY_GEMINI },
+      timeoutMs: e.QUIRE_PROVIDER_TIMEOUT_MS,
+      secretBlocks: e.QUIRE_SECRET_BLOCKS === "true",
+    },
     logLevel: e.QUIRE_LOG_LEVEL,
   };
 }

@@ -18,6 +18,8 @@ export interface RunControlDeps {
   graph: StageGraph;
   launcher: StageLauncher;
   log: Logger;
+  /** Tells agent workers to abort provider calls of a cancelled run. */
+  announceCancel: (runId: string) => Promise<void>;
 }
 
 /**
@@ -72,6 +74,7 @@ export class RunControl {
         return;
       }
       case "cancelFlowRun": {
+        await this.deps.announceCancel(run.id);
         const id = await flowRunId();
         if (id) await prefect.cancel(id);
         return;

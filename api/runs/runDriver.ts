@@ -17,6 +17,8 @@ export interface RunDriverDeps {
   graph: StageGraph;
   log: Logger;
   pollMs: number;
+  /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
+  announceCancel: (runId: string) => Promise<void>;
   /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
   crashRetries?: number;
 }
@@ -114,13 +116,17 @@ export class RunDriver {
         return;
       }
       case "CANCELLING":
-        if (run.status === "running" || run.status === "pausing" || run.status === "paused") await this.transition(run, [run.status], { status: "cancelling" });
+        if (run.status === "running" || run.status === "pausing" || run.status === "paused") {
+          await this.deps.announceCancel(run.id);
+          await this.transition(run, [run.status], { status: "cancelling" });
+        }
         return;
       case "COMPLETED":
         await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? flowRun.startTime, endedAt: flowRun.endTime ?? new Date().toISOString() });
         await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
         return this.afterStage(run, { ...stage, status: "completed" });
       case "CANCELLED":
+        if (run.status !== "cancelling") await this.deps.announceCancel(run.id);
         await store.updateStageRun(key, { status: "cancelled", endedAt: flowRun.endTime ?? new Date().toISOString() });
         await holds.release(run.id);
         await this.finish(run, "cancelled", null, { by: run.status === "cancelling" ? "gateway" : "prefect" });

@@ -8,8 +8,8 @@ import type { Store } from "../store/store.js";
 import { unreachableGuard } from "./guards.js";
 import { providersOfRun, type ProviderDefaults } from "./stagePlan.js";
 
-/** Which providers can be used now, and the variable each one lacks when it cannot. */
-export type ProviderAvailability = Record<ProviderName, { available: true } | { available: false; missing: string }>;
+/** Whether a provider can be used now, and what it lacks when it cannot. */
+export type ProviderAvailability = (provider: ProviderName) => Promise<{ available: true } | { available: false; missing: string }>;
 
 /**
  * Accepts and reads runs. Submission checks everything a client can get wrong before anything is
@@ -37,9 +37,9 @@ export class RunService {
     const blocked = unreachableGuard(this.graph, stages);
     if (blocked) throw new Conflict(`stage ${blocked.stageId} cannot run: ${blocked.reason}`, { stageId: blocked.stageId });
     for (const provider of providersOfRun(this.graph, request, this.providerDefaults)) {
-      const state = this.availability[provider];
+      const state = await this.availability(provider);
       if (!state.available) {
-        throw new InvalidInput(`provider "${provider}" needs ${state.missing}; set it in the gateway's and workers' environment (docs/credentials.md)`, {
+        throw new InvalidInput(`provider "${provider}" needs ${state.missing}; see docs/credentials.md`, {
           issues: [{ path: "provider", message: `${state.missing} is not set` }],
         });
       }

@@ -2,7 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { randomUUID } from "node:crypto";
+import { execa } from "execa";
 import getPort from "get-port";
+import { startFakeGemini, startFakeOpenAi } from "../fixtures/fakeLlmServers.js";
 import type { TestProject } from "vitest/node";
 import { Stack } from "../../scripts/stack/stack.js";
 
@@ -13,6 +16,9 @@ declare module "vitest" {
     redisUrl: string;
     stackHome: string;
     stackControlUrl: string;
+    fakeOpenAiUrl: string;
+    fakeGeminiUrl: string;
+    providerKeys: string[];
   }
 }
 
@@ -20,11 +26,27 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const home = mkdtempSync(join(tmpdir(), "quire-e2e-"));
   const [gateway, prefect, redis] = [await getPort(), await getPort(), await getPort()];
+  // Real adapters against local servers that speak OpenAI's and Gemini's wire formats. The OpenAI key
+  // comes from the environment; the Gemini key from a Prefect Secret block (created below), as an
+  // operator would set it in the Prefect UI.
+  const openAiKey = `sk-e2e-openai-${randomUUID()}`;
+  const geminiKey = `gemini-e2e-${randomUUID()}`;
+  const [fakeOpenAi, fakeGemini] = [await startFakeOpenAi(openAiKey), await startFakeGemini(geminiKey)];
+  const root = resolve(import.meta.dirname, "../..");
   const stack = new Stack({
-    root: resolve(import.meta.dirname, "../.."),
+    root,
     home,
     ports: { gateway, prefect, redis },
-    env: { QUIRE_POLL_MS: "250", QUIRE_LOG_LEVEL: "info", QUIRE_SSE_HEARTBEAT_MS: "1000" },
+    env: {
+      QUIRE_POLL_MS: "250",
+      QUIRE_LOG_LEVEL: "info",
+      QUIRE_SSE_HEARTBEAT_MS: "1000",
+      OPENAI_API_KEY: openAiKey,
+      OPENAI_BASE_URL: fakeOpenAi.url,
+      OPENAI_MODEL: "gpt-fake-mini",
+      GEMINI_BASE_URL: fakeGemini.url,
+      GEMINI_MODEL: "gemini-fake-flash",
+    },
     say: (msg) => console.log(`[e2e stack] ${msg}`),
   });
   const started = Date.now();
@@ -34,6 +56,12 @@ export default async function setup(project: TestProject) {
   project.provide("prefectApiUrl", stack.prefectApiUrl);
   project.provide("redisUrl", stack.redisUrl);
   project.provide("stackHome", home);
+  await execa(resolve(root, ".venv/bin/python"), ["-c", "import sys; from prefect.blocks.system import Secret; Secret(value=sys.argv[1]).save('quire-gemini-api-key', overwrite=True)", geminiKey], {
+    env: { PREFECT_API_URL: stack.prefectApiUrl, PREFECT_HOME: join(home, "prefect") },
+  });
+  project.provide("fakeOpenAiUrl", fakeOpenAi.origin);
+  project.provide("fakeGeminiUrl", fakeGemini.origin);
+  project.provide("providerKeys", [openAiKey, geminiKey]);
 
   // Fault tests run in worker processes; they kill and restart the stack's processes through this
   // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /restart/<name>.
@@ -57,5 +85,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     control.close();
     await stack.stop();
+    await fakeOpenAi.close();
+    await fakeGemini.close();
   };
 }

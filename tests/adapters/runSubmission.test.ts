@@ -1,0 +1,40 @@
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Credentials } from "../../api/config/credentials.js";
+import { loadStageGraph } from "../../api/config/stageGraph.js";
+import { InvalidInput } from "../../api/errors.js";
+import { RunService } from "../../api/runs/runService.js";
+import { SqliteStore } from "../../api/store/sqliteStore.js";
+
+const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
+const providerSettings = (openAiKey?: string) => ({
+  openai: { apiKey: openAiKey, model: "gpt-x", concurrency: 1 },
+  gemini: { model: "gemini-x", concurrency: 1 },
+  timeoutMs: 1000,
+  secretBlocks: true,
+});
+
+describe("submitting a run that needs a provider's credentials", () => {
+  it("answers 400 naming the variable (and the Prefect block) when the key is missing, and stores nothing", async () => {
+    const store = await SqliteStore.open(":memory:", { migrate: true });
+    const credentials = new Credentials(providerSettings(), async () => undefined);
+    const runs = new RunService(store, graph, { models: { mock: "m", openai: "gpt-x", gemini: "gemini-x" } }, (p) => credentials.availability(p));
+    const err = await runs.submit({ idea: { premise: "p" }, provider: "openai", mode: "auto" }).catch((e) => e);
+    expect(err).toBeInstanceOf(InvalidInput);
+    expect(err.message).toContain("OPENAI_API_KEY");
+    expect(err.message).toContain("quire-openai-api-key");
+    const stageOnly = await runs.submit({ idea: { premise: "p" }, mode: "auto", overrides: { stages: { writing: { provider: "gemini" } } } }).catch((e) => e);
+    expect(stageOnly.message).toContain("GEMINI_API_KEY");
+    expect(await store.listRuns({ limit: 10 })).toHaveLength(0);
+    await store.close();
+  });
+
+  it("takes a key from a Prefect Secret block when the environment has none, and prefers the environment", async () => {
+    const blocks: Record<string, string> = { "quire-openai-api-key": "from-block" };
+    const fromBlock = new Credentials(providerSettings(), async (name) => blocks[name]);
+    expect(await fromBlock.apiKey("openai")).toBe("from-block");
+    expect(await fromBlock.apiKey("gemini")).toBeUndefined();
+    const fromEnv = new Credentials(providerSettings("from-env"), async (name) => blocks[name]);
+    expect(await fromEnv.apiKey("openai")).toBe("from-env");
+  });
+});

@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+// Adapters against local servers that speak the real wire formats (OpenAI, Gemini). No stack, no network.
+export default defineConfig({
+  test: {
+    include: ["tests/adapters/**/*.test.ts"],
+    root: new URL("..", import.meta.url).pathname,
+    testTimeout: 30_000,
+  },
+});

@@ -1,0 +1,81 @@
+import { ApiError, GoogleGenAI } from "@google/genai";
+import type { GenerateRequest, GenerateResponse, Provider } from "./provider.js";
+import { redactSecrets } from "./redact.js";
+import { type CallFailure, defaultRetryPolicy, parseRetryAfter, type RetryPolicy, withRetries } from "./retryPolicy.js";
+
+export interface GeminiSettings {
+  apiKey: string;
+  baseUrl?: string;
+  timeoutMs: number;
+  retry?: RetryPolicy;
+}
+
+/**
+ * Gemini generateContent through Google's maintained SDK, `@google/genai` (the successor of the
+ * deprecated `@google/generative-ai`). The SDK's own retries are off; ours honour Retry-After and
+ * Gemini's RetryInfo, which the SDK does not expose, so a fetch wrapper notes them per call.
+ */
+export class GeminiProvider implements Provider {
+  readonly name = "gemini" as const;
+
+  constructor(private readonly settings: GeminiSettings) {}
+
+  async generate(req: GenerateRequest): Promise<GenerateResponse> {
+    const started = performance.now();
+    let retryAfterMs: number | undefined;
+    const noteRetryAfter: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      retryAfterMs = res.ok ? undefined : (parseRetryAfter(res.headers) ?? (await retryInfoDelay(res.clone())));
+      return res;
+    };
+    const client = new GoogleGenAI({
+      apiKey: this.settings.apiKey,
+      httpOptions: { baseUrl: this.settings.baseUrl, timeout: this.settings.timeoutMs, retryOptions: { attempts: 1 }, fetch: noteRetryAfter },
+    });
+    const response = await withRetries(
+      () =>
+        client.models.generateContent({
+          model: req.model,
+          contents: [{ role: "user", parts: [{ text: req.prompt }] }],
+          config: {
+            systemInstruction: req.system,
+            temperature: req.temperature,
+            maxOutputTokens: req.maxTokens,
+            responseMimeType: "application/json",
+            responseJsonSchema: req.output.jsonSchema,
+            abortSignal: req.signal,
+          },
+        }),
+      (err): CallFailure => {
+        if (req.signal?.aborted) return { aborted: true };
+        if (err instanceof ApiError) return { status: err.status, retryAfterMs };
+        return { transport: true };
+      },
+      this.settings.retry ?? defaultRetryPolicy,
+      req.signal,
+      (err) => `Gemini: ${redactSecrets((err as Error).message, [this.settings.apiKey])}`,
+    );
+    const text = response.text;
+    const candidate = response.candidates?.[0];
+    if (!text) throw new Error(`Gemini returned no text (finish reason ${candidate?.finishReason ?? "none"})`);
+    return {
+      text,
+      usage: { inputTokens: response.usageMetadata?.promptTokenCount ?? 0, outputTokens: response.usageMetadata?.candidatesTokenCount ?? 0 },
+      model: response.modelVersion ?? req.model,
+      finishReason: String(candidate?.finishReason ?? "unknown"),
+      latencyMs: performance.now() - started,
+    };
+  }
+}
+
+/** Gemini's 429 body carries google.rpc.RetryInfo with `retryDelay: "7s"`. */
+async function retryInfoDelay(res: Response): Promise<number | undefined> {
+  try {
+    const body = (await res.json()) as { error?: { details?: { "@type"?: string; retryDelay?: string }[] } };
+    const info = body.error?.details?.find((d) => d["@type"]?.endsWith("RetryInfo"));
+    const seconds = info?.retryDelay ? Number.parseFloat(info.retryDelay) : Number.NaN;
+    return Number.isFinite(seconds) ? seconds * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
