@@ -10,6 +10,7 @@ import { notifyingStore } from "./store/notifyingStore.js";
 import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
+import { FlowLeases } from "./runs/flowLeases.js";
 import { HoldFlags } from "./runs/holdFlags.js";
 import { cancelAnnouncer } from "./runs/runCancellations.js";
 import { RunControl } from "./runs/runControl.js";
@@ -73,7 +74,9 @@ const app = createApp({
   ],
 });
 
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, pollMs: settings.prefect.pollMs });
+// A flow run counts as dead when its lease has been missing for a lease period after it went Running.
+const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, pollMs: settings.prefect.pollMs });
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
   driver.start();

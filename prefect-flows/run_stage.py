@@ -25,6 +25,9 @@ POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.1"))
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
+# The flow's lease: renewed every HEARTBEAT_SECONDS; when it lapses the gateway marks the run Crashed.
+HEARTBEAT_SECONDS = float(os.environ.get("QUIRE_FLOW_HEARTBEAT_SECONDS", "3"))
+LEASE_SECONDS = int(os.environ.get("QUIRE_FLOW_LEASE_SECONDS", "15"))
 
 
 class StepFailed(Exception):
@@ -97,6 +100,22 @@ async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iterati
         await queue.close()
 
 
+def lease_key(flow_run_id: str) -> str:
+    """The flow process's lease in Redis (api/runs/flowLeases.ts reads it)."""
+    return f"{QUEUE_PREFIX}:flow-lease:{flow_run_id}"
+
+
+async def keep_lease(redis: Redis, flow_run_id: str) -> None:
+    """Renews this process's lease until cancelled. A process that dies (killed with its worker, say)
+    stops renewing, and the gateway marks its flow run Crashed instead of leaving it Running forever."""
+    while True:
+        try:
+            await redis.set(lease_key(flow_run_id), "1", ex=LEASE_SECONDS)
+        except Exception:
+            pass  # Redis restarting: the lease outlives a short outage
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
 def hold_key(run_id: str) -> str:
     """The gateway's hold flag for a run (api/runs/holdFlags.ts); its value is the pause key."""
     return f"{QUEUE_PREFIX}:hold:{run_id}"
@@ -108,7 +127,10 @@ async def honour_hold(redis: Redis, run_id: str) -> None:
     Uses Prefect's own suspend with the gateway's pause key: when the gateway already suspended the run
     with that key, or the run was resumed after that pause, Prefect refuses the key and the flow goes on.
     """
-    pause_key = await redis.get(hold_key(run_id))
+    try:
+        pause_key = await redis.get(hold_key(run_id))
+    except Exception:
+        return  # Redis restarting: the gateway's own suspend still reaches the run through Prefect
     if pause_key:
         await suspend_flow_run(timeout=PAUSE_TIMEOUT_SECONDS, key=pause_key.decode())
 
@@ -120,6 +142,7 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
     tags = [f"book:{runId}", f"stage:{stageId}"]
     index, iteration, done = 0, 1, []
     redis = Redis.from_url(REDIS_URL)
+    lease = asyncio.create_task(keep_lease(redis, str(get_run_context().flow_run.id)))
     try:
         while index < len(steps):
             await honour_hold(redis, runId)
@@ -134,5 +157,6 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
             done.append(label)
             index, iteration = next_step_index(steps, index, iteration, loop, result)
     finally:
+        lease.cancel()
         await redis.aclose()
     return {"runId": runId, "stageId": stageId, "attempt": attempt, "steps": done}

@@ -1,51 +1,94 @@
 // `npm run bench` (not part of `npm test`): starts a stack of its own on free ports, measures, and
-// writes docs/benchmarks.md. Numbers are for this machine; rerun to refresh them.
+// writes docs/benchmarks.md and docs/img/benchmarks.png. `-- --quick` skips the 20-book load.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import getPort from "get-port";
 import { Stack } from "./stack/stack.js";
+import { renderBarChart } from "./bench/chart.js";
+import { dispatchOverhead } from "./bench/dispatchOverhead.js";
+import { runLoad, type LoadResult } from "./bench/loadRun.js";
+import { runNativeBaseline } from "./bench/nativeBaseline.js";
 import { measureSseLatency } from "./bench/sseLatency.js";
 import { fmtMs } from "./bench/stats.js";
 
 const root = resolve(import.meta.dirname, "..");
+const quick = process.argv.includes("--quick");
 const home = mkdtempSync(join(tmpdir(), "quire-bench-"));
 const stack = new Stack({ root, home, ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, env: { QUIRE_POLL_MS: "250" }, say: (m) => console.log(`[bench stack] ${m}`) });
 process.on("SIGINT", () => void stack.stop().then(() => process.exit(130)));
 await stack.start();
 try {
   const book = JSON.parse(readFileSync(resolve(root, "config/hello-world.json"), "utf8"));
-  console.log("warm-up run ...");
-  await measureSseLatency(stack, book);
-  console.log("measured run ...");
-  const sse = await measureSseLatency(stack, { ...book, idea: { ...book.idea, premise: `${book.idea.premise} (bench ${Date.now()})` } });
+  const premise = (tag: string) => ({ ...book, idea: { ...book.idea, premise: `${book.idea.premise} (bench ${tag} ${Date.now()})` } });
+  console.log("warm-up ...");
+  await measureSseLatency(stack, premise("warm-up"));
+  await runNativeBaseline(stack, "warm-up");
+
+  console.log("hello-world through Quire, and the Prefect-native baseline, three times each ...");
+  const ours: number[] = [];
+  const native: number[] = [];
+  let sse = await measureSseLatency(stack, premise("sse"));
+  ours.push(sse.wallMs);
+  for (let i = 0; i < 2; i++) ours.push((await measureSseLatency(stack, premise(`wall ${i}`))).wallMs);
+  for (let i = 0; i < 3; i++) native.push(await runNativeBaseline(stack, `baseline ${i}`));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const dispatch = await dispatchOverhead(stack, sse.runId);
+
+  const loads: LoadResult[] = [];
+  for (const books of quick ? [1, 5] : [1, 5, 20]) {
+    console.log(`${books} concurrent book(s) ...`);
+    loads.push(await runLoad(stack, books, book));
+  }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, Prefect 2.20.25 on SQLite`;
+  const ratio = median(ours) / median(native);
+  const rssNames = [...new Set(loads.flatMap((l) => Object.keys(l.peakRssMiB)))];
   const lines = [
     "# Benchmarks",
     "",
     `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine}.`,
-    "Each run starts its own stack (Redis, Prefect server and worker, gateway, one agent worker) on free ports,",
-    "runs the hello-world book once to warm up, then measures a second run. Mock provider throughout.",
+    "The bench starts its own stack (Redis, Prefect server and one worker, gateway, one agent worker) on free",
+    "ports, warms it up, then measures. Mock provider throughout. Median of three runs where a run is repeated.",
     "",
-    "## Hello-world book",
+    "## Hello-world book vs. Prefect used natively",
     "",
     "| measure | value |",
     "| --- | --- |",
-    `| wall time, submit → run.completed | ${fmtMs(sse.wallMs)} |`,
-    `| step completion in the worker → event at an SSE client, p50 | ${fmtMs(sse.p50)} |`,
-    `| same, p95 | ${fmtMs(sse.p95)} |`,
-    `| same, max | ${fmtMs(sse.max)} |`,
-    `| samples (step.completed events) | ${sse.samples} |`,
+    `| Quire: submit → run.completed (7 flow runs, 29 steps via Redis and an agent worker) | ${fmtMs(median(ours))} |`,
+    `| Prefect-native baseline: the same 29 mock steps as tasks in one flow run, same server and worker | ${fmtMs(median(native))} |`,
+    `| ratio | ${ratio.toFixed(2)}× |`,
     "",
-    "## Per-stage start-up (flow run created → its first step started)",
+    "## Overheads",
     "",
-    "| stage | start-up |",
-    "| --- | --- |",
-    ...sse.stageStartupMs.map((s) => `| ${s.stageId} | ${s.startupMs === null ? "-" : fmtMs(s.startupMs)} |`),
+    "| measure | p50 | p95 |",
+    "| --- | --- | --- |",
+    `| per stage: flow run created → first step started (worker poll + Python process start) | ${fmtMs(median(sse.stageStartupMs.map((s) => s.startupMs ?? 0)))} | ${fmtMs(Math.max(...sse.stageStartupMs.map((s) => s.startupMs ?? 0)))} (max) |`,
+    `| per step: Prefect task start → agent worker starts the step (job via Redis) | ${fmtMs(dispatch.toWorkerP50)} | ${fmtMs(dispatch.toWorkerP95)} |`,
+    `| per step: step done in the worker → Prefect task ends (result via Redis) | ${fmtMs(dispatch.backP50)} | ${fmtMs(dispatch.backP95)} |`,
+    `| step done in the worker → its event at an SSE client | ${fmtMs(sse.p50)} | ${fmtMs(sse.p95)} |`,
+    "",
+    "## Concurrent books",
+    "",
+    "| books at once | all done in | books / minute | completed | /health p50 | /health p95 |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...loads.map((l) => `| ${l.books} | ${fmtMs(l.wallMs)} | ${l.booksPerMinute.toFixed(1)} | ${l.completed}/${l.books} | ${fmtMs(l.healthP50)} | ${fmtMs(l.healthP95)} |`),
+    "",
+    "## Peak memory (RSS, MiB) during the load runs",
+    "",
+    `| process | ${loads.map((l) => `${l.books} book(s)`).join(" | ")} |`,
+    `| --- | ${loads.map(() => "---").join(" | ")} |`,
+    ...rssNames.map((n) => `| ${n} | ${loads.map((l) => l.peakRssMiB[n] ?? "-").join(" | ")} |`),
+    "",
+    "![benchmarks](img/benchmarks.png)",
     "",
   ];
   writeFileSync(resolve(root, "docs/benchmarks.md"), lines.join("\n"));
+  await renderBarChart(resolve(root, "docs/img/benchmarks.png"), "Hello-world book: wall time (s)", [
+    { label: "Prefect-native baseline", value: median(native) / 1000, unit: "s" },
+    { label: "Quire (1 book)", value: median(ours) / 1000, unit: "s" },
+    ...loads.filter((l) => l.books > 1).map((l) => ({ label: `Quire, ${l.books} books at once`, value: l.wallMs / 1000, unit: "s" })),
+  ]);
   console.log(lines.join("\n"));
 } finally {
   await stack.stop();

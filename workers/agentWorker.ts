@@ -45,6 +45,8 @@ export class AgentWorker {
         prefix: this.opts.queuePrefix,
         concurrency: this.opts.concurrency[provider],
         lockDuration: this.opts.lockDurationMs ?? 30_000,
+        // How often stalled jobs (whose worker's lock lapsed) are looked for and handed to a live worker.
+        stalledInterval: this.opts.lockDurationMs ?? 30_000,
         name: AGENT_WORKER_NAME,
       });
       worker.on("failed", (job, err) => this.deps.log.warn({ jobId: job?.id, err: err.message }, "step job failed"));

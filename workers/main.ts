@@ -24,6 +24,7 @@ const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayM
 const worker = new AgentWorker({ store, providers, graph, log }, {
   redisUrl: settings.redis.url,
   queuePrefix: settings.redis.queuePrefix,
+  lockDurationMs: settings.worker.jobLockMs,
   concurrency: { mock: settings.worker.concurrency, openai: settings.providers.openai.concurrency, gemini: settings.providers.gemini.concurrency },
 });
 worker.start();

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { StageGraph } from "../api/config/stageGraph.js";
 import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
@@ -19,6 +20,9 @@ export interface StepRunnerDeps {
   graph: StageGraph;
   log: Logger;
 }
+
+/** Names this agent worker process in step.started events (which worker holds which step). */
+const workerId = `${hostname()}:${process.pid}`;
 
 /** Failure the flow must not retry; the mark travels in the BullMQ job's failedReason. */
 export class PermanentStepError extends Error {
@@ -53,7 +57,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
 
   const planned = plannedStepIds(deps.graph, run.request.stages);
   const percentNow = async () => percentComplete(planned, (await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId));
-  await store.appendEvent({ runId: job.runId, type: "step.started", stageId: job.stageId, stepId: job.stepId, status: "running", percent: await percentNow(), data: { iteration: job.iteration, try: job.try } });
+  await store.appendEvent({ runId: job.runId, type: "step.started", stageId: job.stageId, stepId: job.stepId, status: "running", percent: await percentNow(), data: { iteration: job.iteration, try: job.try, provider: job.provider, worker: workerId } });
 
   const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
   const { system, prompt } = buildStepPrompt(job, run.request.idea, inputs);

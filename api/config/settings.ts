@@ -31,6 +31,8 @@ const SettingsSchema = z.object({
   QUIRE_BODY_LIMIT: z.string().default("256kb"),
   QUIRE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   QUIRE_PROVIDER: ProviderName.optional(),
+  QUIRE_FLOW_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
+  QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   OPENAI_API_KEY: z.string().min(1).optional(),
@@ -65,11 +67,11 @@ export interface ProviderSettings {
 export interface Settings {
   home: string;
   http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
-  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number };
+  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string };
   stagesFile: string;
-  worker: { concurrency: number; mockDelayMs: number };
+  worker: { concurrency: number; mockDelayMs: number; jobLockMs: number };
   defaultProvider?: z.infer<typeof ProviderName>;
   providers: ProviderSettings;
   logLevel: z.infer<typeof SettingsSchema>["QUIRE_LOG_LEVEL"];
@@ -91,11 +93,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,
       deployment: e.QUIRE_DEPLOYMENT,
       pollMs: e.QUIRE_POLL_MS,
+      flowLeaseSeconds: e.QUIRE_FLOW_LEASE_SECONDS,
     },
     redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
     store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db") },
     stagesFile: e.QUIRE_STAGES_FILE,
-    worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS },
+    worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS, jobLockMs: e.QUIRE_JOB_LOCK_MS },
     defaultProvider: e.QUIRE_PROVIDER,
     providers: {
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, concurrency: e.QUIRE_CONCURRENCY_OPENAI },

@@ -10,6 +10,8 @@ export interface FlowRunView {
   stateType: PrefectStateType | null;
   stateName: string | null;
   message: string | null;
+  /** When the current state began (e.g. when it last went Running). */
+  stateTimestamp: string | null;
   startTime: string | null;
   endTime: string | null;
   tags: string[];
@@ -34,6 +36,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
   stateType: r.state_type ?? null,
   stateName: r.state_name ?? null,
   message: r.state?.message ?? null,
+  stateTimestamp: r.state?.timestamp ?? null,
   startTime: r.start_time ?? null,
   endTime: r.end_time ?? null,
   tags: r.tags ?? [],
@@ -136,6 +139,15 @@ export class PrefectRuns {
   async resume(id: string): Promise<void> {
     const result = await unwrap(`resume flow run ${id}`, () => this.client.POST("/flow_runs/{id}/resume", { params: { path: { id } }, body: {} }));
     requireAccepted(`resume of flow run ${id}`, result);
+  }
+
+  /** Marks a Running flow run whose process is gone as Crashed, with the reason. */
+  async markCrashed(id: string, message: string): Promise<void> {
+    const result = await unwrap(
+      `mark flow run ${id} crashed`,
+      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "CRASHED", name: "Crashed", message }, force: false } }),
+    );
+    requireAccepted(`crash of flow run ${id}`, result);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
+import type { FlowLeases } from "./flowLeases.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { drivenStatuses } from "./runStateMachine.js";
@@ -17,6 +18,8 @@ export interface RunDriverDeps {
   graph: StageGraph;
   log: Logger;
   pollMs: number;
+  /** Liveness of flow processes: a Running flow run without a lease is marked Crashed. */
+  leases?: FlowLeases;
   /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
   announceCancel: (runId: string) => Promise<void>;
   /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
@@ -100,6 +103,11 @@ export class RunDriver {
         }
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
           await store.updateStageRun(key, { status: "running", startedAt: flowRun.startTime ?? new Date().toISOString() });
+        }
+        if (flowRun.stateType === "RUNNING" && (await this.deps.leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
+          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
+          await this.deps.prefect.markCrashed(flowRun.id, "the flow process stopped renewing its lease (killed with its worker?)");
+          return;
         }
         if (flowRun.stateType === "RUNNING" && run.status === "pausing") {
           const pauseKey = await holds.pauseKey(run.id);

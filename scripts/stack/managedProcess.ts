@@ -13,6 +13,8 @@ export class ManagedProcess {
   private child?: Child;
   private exited = false;
   private exitInfo = "";
+  private stopping = false;
+  private readonly exitHandlers: ((description: string) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -37,8 +39,14 @@ export class ManagedProcess {
     return this.exitInfo;
   }
 
+  /** Called when the process exits on its own (not through stop()). */
+  onExit(handler: (description: string) => void): void {
+    this.exitHandlers.push(handler);
+  }
+
   start(): this {
     this.exited = false;
+    this.stopping = false;
     const child: Child = execa(this.command, this.args, {
       cwd: this.opts.cwd,
       env: this.opts.env,
@@ -54,6 +62,7 @@ export class ManagedProcess {
     void child.then((r) => {
       this.exited = true;
       this.exitInfo = r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+      if (!this.stopping) this.exitHandlers.forEach((h) => h(this.exitInfo));
     });
     return this;
   }
@@ -70,6 +79,7 @@ export class ManagedProcess {
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
   async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
     if (!this.child || this.exited) return;
     this.signal("SIGTERM");
     const killer = setTimeout(() => this.signal("SIGKILL"), graceMs);
@@ -80,6 +90,7 @@ export class ManagedProcess {
 
   /** Synchronous last resort for process exit handlers. */
   killNow(): void {
+    this.stopping = true;
     this.signal("SIGKILL");
   }
 }

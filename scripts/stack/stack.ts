@@ -32,6 +32,9 @@ export class Stack {
   readonly home: string;
   readonly processes = new Map<string, ManagedProcess>();
   private readonly readiness = new Map<string, () => Promise<void>>();
+  private readonly beforeStart = new Map<string, () => Promise<void>>();
+  private readonly starting = new Set<string>();
+  private started = false;
   private readonly killAll = () => this.processes.forEach((p) => p.killNow());
   private stopped = false;
   private locked = false;
@@ -63,6 +66,8 @@ export class Stack {
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
       QUIRE_QUEUE_PREFIX: "quire",
+      // The flow's lease settings must match the gateway's.
+      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_FLOW_"))),
     };
     const quireEnv: Record<string, string> = {
       QUIRE_HOME: home,
@@ -88,6 +93,11 @@ export class Stack {
       const server = this.define("prefect-server", bin("prefect"), ["server", "start", "--host", "127.0.0.1", "--port", String(ports.prefect)], prefectEnv, (p) =>
         waitFor("Prefect server", () => httpOk(`${this.prefectApiUrl}/health`), { timeoutMs: 120_000, intervalMs: 500, failFast: failFast(p) }),
       );
+      // `prefect server start` refuses a port with connections in TIME_WAIT (it binds without
+      // SO_REUSEADDR), as after a crash: wait until the port is free for it.
+      this.beforeStart.set("prefect-server", () =>
+        waitFor(`port ${ports.prefect} free for Prefect`, async () => (await execa(bin("python"), ["-c", `import socket; socket.socket().bind(("127.0.0.1", ${ports.prefect}))`], { reject: false })).exitCode === 0, { timeoutMs: 90_000, intervalMs: 1000 }),
+      );
       say(`starting Prefect server on ${ports.prefect} (home ${prefectEnv.PREFECT_HOME})`);
       waits.push(this.launch(server));
       await Promise.all(waits);
@@ -111,6 +121,7 @@ export class Stack {
       const gateway = this.processes.get("gateway")!;
       await waitFor("stack health", () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: failFast(gateway) });
       if (this.stopped) throw new Error("the stack was stopped while starting");
+      this.started = true;
     } catch (err) {
       await this.stop();
       throw err;
@@ -123,6 +134,7 @@ export class Stack {
     if (!p) throw new Error(`no process ${name}`);
     if (p.running) await p.stop();
     await this.launch(p);
+    await this.readiness.get(name)!(); // also when the supervisor started it first
   }
 
   async stop(): Promise<void> {
@@ -136,6 +148,7 @@ export class Stack {
 
   private define(name: string, command: string, args: string[], env: Record<string, string>, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
     const p = new ManagedProcess(name, command, args, { cwd: this.opts.root, env, logDir: join(this.opts.home, "logs") });
+    p.onExit((why) => this.supervise(p, why));
     this.processes.set(name, p);
     this.readiness.set(name, () => ready?.(p) ?? Promise.resolve());
     return p;
@@ -143,8 +156,27 @@ export class Stack {
 
   private async launch(p: ManagedProcess): Promise<void> {
     if (this.stopped) throw new Error("the stack was stopped while starting");
-    p.start();
+    if (p.running || this.starting.has(p.name)) return;
+    this.starting.add(p.name);
+    try {
+      await this.beforeStart.get(p.name)?.();
+      p.start();
+    } finally {
+      this.starting.delete(p.name);
+    }
     await this.readiness.get(p.name)!();
+  }
+
+  /**
+   * Once the stack is up, a process that exits on its own (crashed, killed, or a Prefect worker that
+   * gave up while the server was away) is started again, after a short pause, like a process manager would.
+   */
+  private supervise(p: ManagedProcess, why: string): void {
+    if (this.stopped || !this.started) return;
+    this.opts.say?.(`${p.name} ${why}; starting it again`);
+    setTimeout(() => {
+      if (!this.stopped) this.launch(p).catch((err) => this.opts.say?.(`could not restart ${p.name}: ${(err as Error).message}`));
+    }, 1000);
   }
 }
 

@@ -65,3 +65,8 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
+
+/** The pid of each of the stack's processes, by name. */
+export async function stackPids(): Promise<Record<string, number>> {
+  return (await fetch(`${inject("stackControlUrl")}/pids`)).json() as Promise<Record<string, number>>;
+}

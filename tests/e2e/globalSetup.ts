@@ -37,10 +37,15 @@ export default async function setup(project: TestProject) {
     root,
     home,
     ports: { gateway, prefect, redis },
+    agentWorkers: 2,
     env: {
       QUIRE_POLL_MS: "250",
       QUIRE_LOG_LEVEL: "info",
       QUIRE_SSE_HEARTBEAT_MS: "1000",
+      // Short leases so the fault tests see a dead worker or flow process within seconds.
+      QUIRE_JOB_LOCK_MS: "4000",
+      QUIRE_FLOW_LEASE_SECONDS: "6",
+      QUIRE_PROVIDER_TIMEOUT_MS: "3000",
       OPENAI_API_KEY: openAiKey,
       OPENAI_BASE_URL: fakeOpenAi.url,
       OPENAI_MODEL: "gpt-fake-mini",
@@ -66,6 +71,10 @@ export default async function setup(project: TestProject) {
   // Fault tests run in worker processes; they kill and restart the stack's processes through this
   // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /restart/<name>.
   const control = createServer(async (req, res) => {
+    if (req.url === "/pids") {
+      res.writeHead(200).end(JSON.stringify(Object.fromEntries([...stack.processes].map(([n, p]) => [n, p.pid]))));
+      return;
+    }
     const [, action, name] = (req.url ?? "").split("/");
     const proc = name ? stack.processes.get(name) : undefined;
     try {

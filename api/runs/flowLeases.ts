@@ -1,0 +1,23 @@
+import type { Redis } from "ioredis";
+
+/**
+ * The leases that running run-stage flow processes renew in Redis (prefect-flows/run_stage.py). Prefect 2
+ * has no liveness check of its own for flow runs: a flow process killed together with its worker stays
+ * Running in Prefect forever. The run driver asks here, and marks such a flow run Crashed.
+ */
+export class FlowLeases {
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly graceMs: number) {}
+
+  /**
+   * True when the flow run has been Running for longer than the grace period and holds no lease.
+   * Unknown (Redis down) counts as alive: a missing answer is no proof of death.
+   */
+  async lapsed(flowRunId: string, runningSince: string | null): Promise<boolean> {
+    if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return false;
+    try {
+      return (await this.redis.exists(`${this.prefix}:flow-lease:${flowRunId}`)) === 0;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { createPrefectClient } from "../../api/prefect/client.js";
+import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
+import type { Stack } from "../stack/stack.js";
+
+/**
+ * The Prefect-native baseline: the 29 steps as plain tasks in one flow run (prefect-flows/native_baseline.py,
+ * deployment native-baseline/bench), on the same server and worker. Wall time from flow run creation to
+ * its Completed state, as the gateway's is from submit to run.completed.
+ */
+export async function runNativeBaseline(stack: Stack, premise: string): Promise<number> {
+  const prefect = new PrefectRuns(createPrefectClient(stack.prefectApiUrl), "native-baseline/bench");
+  const started = Date.now();
+  const created = await prefect.createFlowRun({ name: `baseline-${Date.now()}`, parameters: { premise }, tags: ["bench"], idempotencyKey: `baseline-${started}` });
+  for (;;) {
+    const run = await prefect.readFlowRun(created.id);
+    if (run.stateType === "COMPLETED") return Date.now() - started;
+    if (run.stateType && ["FAILED", "CRASHED", "CANCELLED"].includes(run.stateType)) throw new Error(`baseline flow run ${run.stateType}: ${run.message}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,82 @@
+import { describe, expect, inject, it } from "vitest";
+import { call, eventually, events, helloWorld, stackControl, stackPids, waitForRun } from "./gatewayClient.js";
+import { prefect } from "./prefectView.js";
+
+const submit = async (premise: string, extra: object = {}) => (await call("/orchestrator/run", { body: { ...helloWorld(premise), stages: ["idea_intake", "structure"], ...extra } })).body.runId as string;
+const outputs = async (runId: string) => (await call(`/orchestrator/runs/${runId}/outputs?history=true`)).body.outputs as any[];
+const audit = async (runId: string) => (await call(`/orchestrator/runs/${runId}/audit`)).body.entries as any[];
+const oneOutputPerStep = async (runId: string) => {
+  const list = await outputs(runId);
+  expect(list.map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  expect(list.every((o) => o.status === "accepted")).toBe(true);
+};
+
+describe("faults on the real stack", () => {
+  it("hands a step to another agent worker when its worker is SIGKILLed mid-step, and writes its output once", async () => {
+    const runId = await submit(`agent-kill ${Date.now()} [mock:delay=2500]`);
+    const started = await eventually("S2 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S2"));
+    const pid = Number(String(started.data.worker).split(":")[1]);
+    const pids = await stackPids();
+    const victim = Object.keys(pids).find((name) => pids[name] === pid)!;
+    expect(victim).toMatch(/^agent-worker-/);
+    await stackControl("kill", victim);
+    try {
+      expect((await waitForRun(runId)).status).toBe("completed");
+      const s2Starts = (await events(runId)).filter((e) => e.type === "step.started" && e.stepId === "S2");
+      expect(s2Starts.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(s2Starts.map((e) => e.data.worker)).size).toBeGreaterThanOrEqual(2);
+      await oneOutputPerStep(runId);
+    } finally {
+      await stackControl("restart", victim);
+    }
+  });
+
+  it("starts a stage again when its Prefect worker is SIGKILLed mid-stage (the flow run ends Crashed)", async () => {
+    const runId = await submit(`prefect-worker-kill ${Date.now()} [mock:delay=1200]`);
+    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await stackControl("kill", "prefect-worker-1"); // its process group: the flow process dies with it
+    await stackControl("restart", "prefect-worker-1");
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    const structure = run.stages.filter((s: any) => s.stageId === "structure");
+    expect(structure.map((s: any) => s.attempt)).toEqual([1, 2]);
+    expect((await prefect().readFlowRun(structure[0].flowRunId)).stateType).toBe("CRASHED");
+    await oneOutputPerStep(runId);
+    // Steps done before the crash were not asked of the provider again.
+    const accepted = (await audit(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
+    expect(accepted.filter((s) => s === "S1")).toHaveLength(1);
+  });
+
+  it("survives a Redis restart mid-run (append-only persistence keeps the queue)", async () => {
+    const runId = await submit(`redis-restart ${Date.now()} [mock:delay=800]`);
+    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await stackControl("kill", "redis");
+    await stackControl("restart", "redis");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    await oneOutputPerStep(runId);
+    await eventually("healthy again", async () => (await call("/health")).status === 200);
+  });
+
+  it("survives a Prefect server restart mid-run", async () => {
+    const runId = await submit(`prefect-restart ${Date.now()} [mock:delay=800]`);
+    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await stackControl("kill", "prefect-server");
+    await stackControl("restart", "prefect-server");
+    expect((await waitForRun(runId, { timeoutMs: 240_000 })).status).toBe("completed");
+    await oneOutputPerStep(runId);
+  });
+
+  it("fails a step whose provider hangs: each call times out, retries, then the run fails with a clear reason", async () => {
+    const origin = inject("fakeOpenAiUrl");
+    // 4 calls per try (the retry policy) × 3 tries (Prefect retries) hang, each cut at 3 s.
+    await fetch(`${origin}/__script`, { method: "POST", body: JSON.stringify(Array.from({ length: 12 }, () => ({ kind: "hang" }))) });
+    const runId = await submit(`hang ${Date.now()}`, { provider: "openai", stages: ["idea_intake"] });
+    const run = await waitForRun(runId, { timeoutMs: 200_000 });
+    expect(run.status).toBe("failed");
+    expect(run.error).toContain("idea_intake");
+    const errors = (await audit(runId)).filter((a) => a.outcome === "error");
+    expect(errors.map((a) => a.attempt)).toEqual([1, 2, 3]);
+    expect(errors.every((a) => /time/i.test(a.error))).toBe(true);
+    expect((await events(runId)).filter((e) => e.type === "step.retrying")).toHaveLength(2);
+  });
+});
