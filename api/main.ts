@@ -10,6 +10,7 @@ import { notifyingStore } from "./store/notifyingStore.js";
 import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
+import { DriveLocks } from "./runs/driveLocks.js";
 import { FlowLeases } from "./runs/flowLeases.js";
 import { HoldFlags } from "./runs/holdFlags.js";
 import { cancelAnnouncer } from "./runs/runCancellations.js";
@@ -20,7 +21,7 @@ import { RunService } from "./runs/runService.js";
 import { Credentials } from "./config/credentials.js";
 import { PrefectSecrets } from "./prefect/prefectSecrets.js";
 import type { ProviderDefaults } from "./runs/stagePlan.js";
-import { SqliteStore } from "./store/sqliteStore.js";
+import { openStore } from "./store/openStore.js";
 import { stepQueueName } from "../workers/queueNames.js";
 
 const settings = loadSettings();
@@ -30,7 +31,7 @@ const prefect = new PrefectRuns(createPrefectClient(settings.prefect.apiUrl), se
 const redis = new Redis(settings.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false });
 redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
 const notifier = new EventNotifier(redis, eventsChannel(settings.redis.queuePrefix));
-const store = notifyingStore(await SqliteStore.open(settings.store.sqlitePath, { migrate: true }), notifier);
+const store = notifyingStore(await openStore(settings.store, { migrate: true }), notifier);
 const hub = new EventHub(redis.duplicate(), eventsChannel(settings.redis.queuePrefix));
 await hub.start();
 const metrics = new GatewayMetrics(store);
@@ -76,7 +77,8 @@ const app = createApp({
 
 // A flow run counts as dead when its lease has been missing for a lease period after it went Running.
 const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, pollMs: settings.prefect.pollMs });
+const locks = new DriveLocks(redis, settings.redis.queuePrefix);
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, pollMs: settings.prefect.pollMs });
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
   driver.start();

@@ -4,7 +4,7 @@
 // everything in place and skips it. Each step prints what it does; a failure says what to do.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -117,9 +117,21 @@ function ensureChromium() {
   if (!existsSync("/usr/bin/chromium")) fail("chromium", "/usr/bin/chromium is missing after apt-get install", "sudo apt-get install chromium");
 }
 
+/** The Postgres tests start a throwaway server from Debian's package (binaries under /usr/lib/postgresql). */
+function ensurePostgres() {
+  const has = () => existsSync("/usr/lib/postgresql") && readdirSync("/usr/lib/postgresql").some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`));
+  if (has()) {
+    say("postgresql (for the Postgres tests): in place");
+    return;
+  }
+  aptInstall("postgresql", ["postgresql"], "install it: sudo apt-get install postgresql");
+  if (!has()) fail("postgresql", "initdb is missing after apt-get install", "sudo apt-get install postgresql");
+}
+
 checkNode();
 ensureNpmPackages();
 ensureVenv();
 ensureRedis();
 if (process.argv.includes("--with-browser")) ensureChromium();
+if (process.argv.includes("--with-postgres")) ensurePostgres();
 say("all set");

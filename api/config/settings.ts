@@ -25,6 +25,7 @@ const SettingsSchema = z.object({
   QUIRE_REDIS_URL: z.string().optional(),
   QUIRE_QUEUE_PREFIX: z.string().regex(/^[a-z0-9_-]+$/).default("quire"),
   QUIRE_SQLITE_PATH: z.string().optional(),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// URL").optional(),
   QUIRE_STAGES_FILE: z.string().default(resolve(repoRoot, "config/stages.yaml")),
   QUIRE_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   QUIRE_API_KEY: z.string().min(8).optional(),
@@ -69,7 +70,7 @@ export interface Settings {
   http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
   prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number };
   redis: { url: string; queuePrefix: string };
-  store: { sqlitePath: string };
+  store: { sqlitePath: string; databaseUrl?: string };
   stagesFile: string;
   worker: { concurrency: number; mockDelayMs: number; jobLockMs: number };
   defaultProvider?: z.infer<typeof ProviderName>;
@@ -96,7 +97,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       flowLeaseSeconds: e.QUIRE_FLOW_LEASE_SECONDS,
     },
     redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
-    store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db") },
+    store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db"), databaseUrl: e.DATABASE_URL },
     stagesFile: e.QUIRE_STAGES_FILE,
     worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS, jobLockMs: e.QUIRE_JOB_LOCK_MS },
     defaultProvider: e.QUIRE_PROVIDER,

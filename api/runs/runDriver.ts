@@ -4,6 +4,7 @@ import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
+import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
@@ -18,6 +19,8 @@ export interface RunDriverDeps {
   graph: StageGraph;
   log: Logger;
   pollMs: number;
+  /** Keeps two gateways from driving the same run at once (several gateways share the store). */
+  locks?: DriveLocks;
   /** Liveness of flow processes: a Running flow run without a lease is marked Crashed. */
   leases?: FlowLeases;
   /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
@@ -52,10 +55,16 @@ export class RunDriver {
     this.ticking = true;
     try {
       for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
+        const locks = this.deps.locks;
+        if (locks && !(await locks.acquire(run.id).catch(() => true))) continue; // another gateway drives it now
         try {
-          await this.advance(run);
+          // Read again under the lock: another gateway may have moved it on since the list was read.
+          const fresh = locks ? await this.deps.store.getRun(run.id) : run;
+          if (fresh && drivenStatuses.includes(fresh.status)) await this.advance(fresh);
         } catch (err) {
           this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "run driver could not advance run; will retry");
+        } finally {
+          await locks?.release(run.id).catch(() => undefined);
         }
       }
     } catch (err) {

@@ -1,11 +1,19 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
 import { Unavailable } from "../errors.js";
 
 /**
  * Versioned migrations, applied in order by Kysely's Migrator (which records them in its own table).
  * Never edit a migration that has shipped: add the next one.
  */
-const migrations: Record<string, Migration> = {
+export type SqlDialect = "sqlite" | "postgres";
+
+/** An auto-numbered integer primary key, in each dialect's words. */
+const serialId =
+  (dialect: SqlDialect) =>
+  <T extends string>(table: CreateTableBuilder<T, any>): CreateTableBuilder<T, any> =>
+    dialect === "postgres" ? table.addColumn("id", "bigserial", (c) => c.primaryKey()) : table.addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+
+const migrationsFor = (dialect: SqlDialect): Record<string, Migration> => ({
   "0001_initial": {
     async up(db: Kysely<any>) {
       await db.schema
@@ -41,7 +49,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable("step_outputs")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .$call(serialId(dialect))
         .addColumn("run_id", "text", (c) => c.notNull().references("runs.id"))
         .addColumn("stage_id", "text", (c) => c.notNull())
         .addColumn("stage_attempt", "integer", (c) => c.notNull())
@@ -64,7 +72,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable("audit_entries")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .$call(serialId(dialect))
         .addColumn("run_id", "text", (c) => c.notNull().references("runs.id"))
         .addColumn("stage_id", "text", (c) => c.notNull())
         .addColumn("stage_attempt", "integer", (c) => c.notNull())
@@ -91,7 +99,7 @@ const migrations: Record<string, Migration> = {
       // `id` orders events across runs (the SSE id of the dashboards' stream); `seq` within a run.
       await db.schema
         .createTable("events")
-        .addColumn("id", "integer", (c) => c.primaryKey().autoIncrement())
+        .$call(serialId(dialect))
         .addColumn("run_id", "text", (c) => c.notNull().references("runs.id"))
         .addColumn("seq", "integer", (c) => c.notNull())
         .addColumn("type", "text", (c) => c.notNull())
@@ -105,11 +113,10 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("events_run_seq").on("events").columns(["run_id", "seq"]).unique().execute();
     },
   },
-};
+});
 
-const provider: MigrationProvider = { getMigrations: async () => migrations };
-
-export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(dialect) };
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {

@@ -11,6 +11,8 @@ export interface StackOptions {
   ports: { gateway: number; prefect: number; redis: number };
   agentWorkers?: number;
   prefectWorkers?: number;
+  /** Ports of more gateways beside the first (scale-out: they share Redis, Prefect and the store). */
+  extraGatewayPorts?: number[];
   /** Extra environment for the gateway and agent workers (e.g. QUIRE_POLL_MS). */
   env?: Record<string, string>;
   say?: (msg: string) => void;
@@ -112,6 +114,10 @@ export class Stack {
       const nodeArgs = (entry: string) => ["--import", "tsx", join(root, entry)];
       say(`starting the gateway on ${ports.gateway}`);
       await this.launch(this.define("gateway", process.execPath, nodeArgs("api/main.ts"), quireEnv, (p) => waitFor("gateway", () => httpOk(`${this.gatewayUrl}/openapi.json`), { timeoutMs: 60_000, failFast: failFast(p) })));
+      for (const [i, port] of (this.opts.extraGatewayPorts ?? []).entries()) {
+        const url = `http://127.0.0.1:${port}`;
+        await this.launch(this.define(`gateway-${i + 2}`, process.execPath, nodeArgs("api/main.ts"), { ...quireEnv, QUIRE_PORT: String(port) }, (p) => waitFor(`gateway-${i + 2}`, () => httpOk(`${url}/openapi.json`), { timeoutMs: 60_000, failFast: failFast(p) })));
+      }
       for (let i = 1; i <= (this.opts.agentWorkers ?? 1); i++) {
         await this.launch(this.define(`agent-worker-${i}`, process.execPath, nodeArgs("workers/main.ts"), quireEnv));
       }

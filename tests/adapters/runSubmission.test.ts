@@ -4,7 +4,7 @@ import { Credentials } from "../../api/config/credentials.js";
 import { loadStageGraph } from "../../api/config/stageGraph.js";
 import { InvalidInput } from "../../api/errors.js";
 import { RunService } from "../../api/runs/runService.js";
-import { SqliteStore } from "../../api/store/sqliteStore.js";
+import { openSqliteStore } from "../../api/store/openStore.js";
 
 const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
 const providerSettings = (openAiKey?: string) => ({
@@ -16,7 +16,7 @@ const providerSettings = (openAiKey?: string) => ({
 
 describe("submitting a run that needs a provider's credentials", () => {
   it("answers 400 naming the variable (and the Prefect block) when the key is missing, and stores nothing", async () => {
-    const store = await SqliteStore.open(":memory:", { migrate: true });
+    const store = await openSqliteStore(":memory:", { migrate: true });
     const credentials = new Credentials(providerSettings(), async () => undefined);
     const runs = new RunService(store, graph, { models: { mock: "m", openai: "gpt-x", gemini: "gemini-x" } }, (p) => credentials.availability(p));
     const err = await runs.submit({ idea: { premise: "p" }, provider: "openai", mode: "auto" }).catch((e) => e);

@@ -23,7 +23,11 @@ declare module "vitest" {
 }
 
 /** Starts the real stack once for all e2e files, on free ports, with its state in a temporary folder. */
-export default async function setup(project: TestProject) {
+export default function setup(project: TestProject) {
+  return startE2eStack(project, {});
+}
+
+export async function startE2eStack(project: TestProject, extraEnv: Record<string, string>) {
   const home = mkdtempSync(join(tmpdir(), "quire-e2e-"));
   const [gateway, prefect, redis] = [await getPort(), await getPort(), await getPort()];
   // Real adapters against local servers that speak OpenAI's and Gemini's wire formats. The OpenAI key
@@ -51,6 +55,7 @@ export default async function setup(project: TestProject) {
       OPENAI_MODEL: "gpt-fake-mini",
       GEMINI_BASE_URL: fakeGemini.url,
       GEMINI_MODEL: "gemini-fake-flash",
+      ...extraEnv,
     },
     say: (msg) => console.log(`[e2e stack] ${msg}`),
   });

@@ -1,8 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import { Kysely, SqliteDialect, sql, type Transaction } from "kysely";
-import { migrateToLatest } from "./migrations.js";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepKey, StepOutputRecord } from "./records.js";
 import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { Database } from "./schema.js";
@@ -11,23 +7,18 @@ import type { NewAudit, NewEvent, NewOutput, Store } from "./store.js";
 const now = () => new Date().toISOString();
 
 /**
- * The embedded default store: one SQLite file shared by the gateway and the agent workers (WAL mode,
- * so readers never block the writer; a busy timeout so writers from several processes queue).
+ * Runs `fn` in a write transaction that holds the lock named `lockKey` (a run id, or an idempotency key),
+ * so a read-then-write (next version, next event seq) cannot race another writer of the same run.
  */
-export class SqliteStore implements Store {
-  private constructor(private readonly db: Kysely<Database>) {}
+export type WriteTransaction = <T>(lockKey: string, fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 
-  /** Opens the file; `migrate` applies pending migrations (only one process should: the launcher or gateway). */
-  static async open(path: string, opts: { migrate: boolean }): Promise<SqliteStore> {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    const database = new BetterSqlite3(path);
-    database.pragma("journal_mode = WAL");
-    database.pragma("busy_timeout = 10000");
-    database.pragma("foreign_keys = ON");
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    if (opts.migrate) await migrateToLatest(db);
-    return new SqliteStore(db);
-  }
+/**
+ * The store over SQL through Kysely: the same queries for SQLite (the embedded default) and Postgres
+ * (when DATABASE_URL is set); only opening, migrations' column types and the write lock differ
+ * (openStore.ts).
+ */
+export class SqlStore implements Store {
+  constructor(private readonly db: Kysely<Database>, private readonly writeTransaction: WriteTransaction) {}
 
   async ping() {
     await sql`select 1`.execute(this.db);
@@ -37,23 +28,8 @@ export class SqliteStore implements Store {
     await this.db.destroy();
   }
 
-  /** BEGIN IMMEDIATE takes the write lock up front, so a read-then-write cannot fail on lock upgrade. */
-  private async writeTransaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
-      try {
-        const result = await fn(conn);
-        await sql`commit`.execute(conn);
-        return result;
-      } catch (err) {
-        await sql`rollback`.execute(conn);
-        throw err;
-      }
-    });
-  }
-
   async createRun(run: { id: string; request: RunRecord["request"]; idempotencyKey?: string }) {
-    return this.writeTransaction(async (db) => {
+    return this.writeTransaction(run.idempotencyKey ?? run.id, async (db) => {
       if (run.idempotencyKey) {
         const existing = await db.selectFrom("runs").selectAll().where("idempotency_key", "=", run.idempotencyKey).executeTakeFirst();
         if (existing) return { run: toRun(existing), created: false };
@@ -186,7 +162,7 @@ export class SqliteStore implements Store {
   }
 
   async acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent) {
-    return this.writeTransaction(async (db): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }> => {
+    return this.writeTransaction(output.runId, async (db): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }> => {
       const existing = await acceptedOutputQuery(db, output).executeTakeFirst();
       if (existing) return { output: toOutput(existing), created: false };
       const abandoned = await lateResultReason(db, output);
@@ -223,7 +199,7 @@ export class SqliteStore implements Store {
   }
 
   async supersedeStages(runId: string, stageIds: string[], event: NewEvent) {
-    return this.writeTransaction(async (db) => {
+    return this.writeTransaction(runId, async (db) => {
       const result = await db
         .updateTable("step_outputs")
         .set({ status: "superseded", superseded_at: now() })
@@ -246,7 +222,7 @@ export class SqliteStore implements Store {
   }
 
   async appendEvent(event: NewEvent): Promise<EventRecord> {
-    return this.writeTransaction((db) => appendEventIn(db, event));
+    return this.writeTransaction(event.runId, (db) => appendEventIn(db, event));
   }
 
   async listEventsAfter(afterId: number, filter: { category?: string; limit: number }) {

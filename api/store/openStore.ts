@@ -1,0 +1,58 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { migrateToLatest, type SqlDialect } from "./migrations.js";
+import type { Database } from "./schema.js";
+import { SqlStore, type WriteTransaction } from "./sqlStore.js";
+
+/** Opens the store named by the settings: Postgres when a URL is given, else the SQLite file. */
+export function openStore(settings: { sqlitePath: string; databaseUrl?: string }, opts: { migrate: boolean }): Promise<SqlStore> {
+  return settings.databaseUrl ? openPostgresStore(settings.databaseUrl, opts) : openSqliteStore(settings.sqlitePath, opts);
+}
+
+/**
+ * SQLite: one file shared by the gateway and the agent workers (WAL mode, so readers never block the
+ * writer; a busy timeout, so writers from several processes queue). BEGIN IMMEDIATE takes the write lock
+ * up front, so a read-then-write cannot fail on a lock upgrade.
+ */
+export async function openSqliteStore(path: string, opts: { migrate: boolean }): Promise<SqlStore> {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const database = new BetterSqlite3(path);
+  database.pragma("journal_mode = WAL");
+  database.pragma("busy_timeout = 10000");
+  database.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  if (opts.migrate) await migrateToLatest(db, "sqlite");
+  const writeTransaction: WriteTransaction = (_lockKey, fn) =>
+    db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(conn);
+        throw err;
+      }
+    });
+  return new SqlStore(db, writeTransaction);
+}
+
+/**
+ * Postgres: a pool per process; a write transaction takes a transaction-scoped advisory lock on its key
+ * (the run), so writers of one run queue and writers of different runs do not wait for each other.
+ */
+export async function openPostgresStore(url: string, opts: { migrate: boolean }): Promise<SqlStore> {
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+  if (opts.migrate) await migrateToLatest(db, "postgres");
+  const writeTransaction: WriteTransaction = (lockKey, fn) =>
+    db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext(${lockKey}))`.execute(trx);
+      return fn(trx);
+    });
+  return new SqlStore(db, writeTransaction);
+}
+
+export type { SqlDialect };

@@ -1,0 +1,106 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPostgresStore, openSqliteStore } from "../../api/store/openStore.js";
+import type { RunRequest } from "../../api/store/records.js";
+import type { Store } from "../../api/store/store.js";
+import { startPostgres, type PostgresServer } from "../fixtures/postgresServer.js";
+
+const request: RunRequest = { idea: { premise: "p", category: "cat-a" }, stages: ["idea_intake"], mode: "auto" };
+const output = (runId: string, stepId = "IDEA", stageAttempt = 1) => ({ runId, stageId: "idea_intake", stageAttempt, stepId, iteration: 1, content: { heading: "h", body: "b" }, provider: "mock", model: "m", jobId: "j" });
+const audit = (runId: string, stepId = "IDEA") => ({ runId, stageId: "idea_intake", stageAttempt: 1, stepId, iteration: 1, jobId: "j", attempt: 1, provider: "mock", model: "m", temperature: 0.5, maxTokens: 10, request: { prompt: "x" }, response: { text: "y" }, outcome: "accepted" as const, error: null, inputTokens: 1, outputTokens: 2, latencyMs: 3, finishReason: "stop" });
+const event = (runId: string) => ({ runId, type: "step.completed", stageId: "idea_intake", stepId: "IDEA", status: "completed", percent: 100 });
+
+/** One suite every store implementation must pass. */
+function storeConformance(name: string, open: () => Promise<Store>) {
+  describe(`${name} store`, () => {
+    let store: Store;
+    const newRun = async (extra: Partial<RunRequest> = {}, idempotencyKey?: string) => (await store.createRun({ id: randomUUID(), request: { ...request, ...extra }, idempotencyKey })).run;
+    beforeAll(async () => {
+      store = await open();
+    });
+    afterAll(() => store.close());
+
+    it("creates a run with its run.queued event, once per idempotency key", async () => {
+      const key = randomUUID();
+      const first = await store.createRun({ id: randomUUID(), request, idempotencyKey: key });
+      const again = await store.createRun({ id: randomUUID(), request, idempotencyKey: key });
+      expect(first.created).toBe(true);
+      expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
+      expect((await store.listEvents(first.run.id)).map((e) => [e.seq, e.type])).toEqual([[1, "run.queued"]]);
+    });
+
+    it("changes a run only from the expected status", async () => {
+      const run = await newRun();
+      expect(await store.updateRun(run.id, ["running"], { status: "completed" })).toBe(false);
+      expect(await store.updateRun(run.id, ["queued"], { status: "running", currentStageId: "idea_intake" })).toBe(true);
+      expect(await store.getRun(run.id)).toMatchObject({ status: "running", currentStageId: "idea_intake" });
+    });
+
+    it("accepts one output per step: a duplicate returns the first, versions never overwrite", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const first = await store.acceptOutput(output(run.id), audit(run.id), event(run.id));
+      const dup = await store.acceptOutput(output(run.id), audit(run.id), event(run.id));
+      expect(first).toMatchObject({ created: true, output: { version: 1 } });
+      expect(dup).toMatchObject({ created: false, output: { version: 1 } });
+      expect(await store.listAudit(run.id)).toHaveLength(1);
+      const superseded = await store.supersedeStages(run.id, ["idea_intake"], { runId: run.id, type: "run.rolled_back", percent: 0 });
+      expect(superseded).toBe(1);
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+      const second = await store.acceptOutput(output(run.id, "IDEA", 2), audit(run.id), event(run.id));
+      expect(second).toMatchObject({ created: true, output: { version: 2, stageAttempt: 2 } });
+      expect((await store.listOutputs(run.id, { history: true })).map((o) => [o.version, o.status])).toEqual([[1, "superseded"], [2, "accepted"]]);
+      expect((await store.latestAcceptedOutputs(run.id, ["IDEA"]))[0]!.version).toBe(2);
+    });
+
+    it("abandons a late result for a cancelled run or a replaced attempt, keeping only its audit entry", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+      expect(await store.acceptOutput(output(run.id, "IDEA", 1), audit(run.id), event(run.id))).toEqual({ abandoned: expect.stringContaining("replaced by attempt 2") });
+      await store.updateRun(run.id, ["queued"], { status: "cancelled" });
+      expect(await store.acceptOutput(output(run.id, "IDEA", 2), audit(run.id), event(run.id))).toEqual({ abandoned: "run is cancelled" });
+      expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
+      expect((await store.listAudit(run.id)).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
+    });
+
+    it("writes an output, its audit entry and its event together or not at all", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const broken = { ...event(run.id), type: null as unknown as string }; // violates NOT NULL inside the transaction
+      await expect(store.acceptOutput(output(run.id), audit(run.id), broken)).rejects.toThrow();
+      expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
+      expect(await store.listAudit(run.id)).toHaveLength(0);
+      expect(await store.listEvents(run.id)).toHaveLength(1); // run.queued only
+    });
+
+    it("numbers a run's events 1, 2, 3 ... even when written at once", async () => {
+      const run = await newRun();
+      await Promise.all(Array.from({ length: 20 }, () => store.appendEvent({ runId: run.id, type: "step.heartbeat", percent: 0 })));
+      expect((await store.listEvents(run.id)).map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+      expect((await store.listEvents(run.id, 19)).map((e) => e.seq)).toEqual([20, 21]);
+    });
+
+    it("lists events across runs by id and category, and runs with filters and a cursor", async () => {
+      const before = await store.latestEventId();
+      const a = await newRun({ idea: { premise: "a", category: "cat-x" } });
+      const b = await newRun({ idea: { premise: "b", category: "cat-y" } });
+      const all = await store.listEventsAfter(before, { limit: 100 });
+      expect(all.map((e) => e.runId)).toEqual([a.id, b.id]);
+      expect((await store.listEventsAfter(before, { category: "cat-y", limit: 100 })).map((e) => e.runId)).toEqual([b.id]);
+      expect(await store.latestEventId()).toBe(all.at(-1)!.id);
+      const page = await store.listRuns({ category: "cat-x", limit: 10 });
+      expect(page.map((r) => r.id)).toContain(a.id);
+      expect((await store.countRunsByStatus()).queued).toBeGreaterThanOrEqual(2);
+    });
+  });
+}
+
+storeConformance("SQLite", () => openSqliteStore(":memory:", { migrate: true }));
+
+let postgres: PostgresServer;
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(() => postgres?.stop());
+storeConformance("Postgres", () => openPostgresStore(postgres.url, { migrate: true }));

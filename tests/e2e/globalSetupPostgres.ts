@@ -1,0 +1,13 @@
+import type { TestProject } from "vitest/node";
+import { startPostgres } from "../fixtures/postgresServer.js";
+import { startE2eStack } from "./globalSetup.js";
+
+/** The same stack with its store on a real PostgreSQL (Debian's server, temporary data folder). */
+export default async function setup(project: TestProject) {
+  const postgres = await startPostgres();
+  const teardown = await startE2eStack(project, { DATABASE_URL: postgres.url });
+  return async () => {
+    await teardown();
+    await postgres.stop();
+  };
+}
