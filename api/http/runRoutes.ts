@@ -5,7 +5,7 @@ import type { RunService } from "../runs/runService.js";
 import { runView, type RunLinks } from "../runs/runView.js";
 import type { ProviderDefaults } from "../runs/stagePlan.js";
 import type { Store } from "../store/store.js";
-import { EmptyCommandBody, HistoryQuery, RollbackBody, RunListQuery, RunSubmission } from "./schemas.js";
+import { AuditQuery, EmptyCommandBody, GlobalAuditQuery, HistoryQuery, RollbackBody, RunListQuery, RunSubmission } from "./schemas.js";
 import { validate } from "./validate.js";
 
 export interface RunRoutesDeps {
@@ -47,7 +47,13 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
     const run = await runs.get(runId);
     if (stageId) runs.requireStage(stageId);
     const list = await store.listOutputs(run.id, { stageId, history: history === "true" });
-    return { runId: run.id, ...(stageId && { stageId }), history: history === "true", outputs: list };
+    // A superseded version names the version that replaced it (the next one of the same step), if any yet.
+    const withReplacement = list.map((o) => {
+      if (o.status !== "superseded") return o;
+      const next = list.filter((n) => n.stepId === o.stepId && n.iteration === o.iteration && n.version > o.version).sort((a, b) => a.version - b.version)[0];
+      return { ...o, supersededBy: next ? { id: next.id, version: next.version, stageAttempt: next.stageAttempt } : null };
+    });
+    return { runId: run.id, ...(stageId && { stageId }), history: history === "true", outputs: withReplacement };
   };
   router.get("/orchestrator/runs/:id/outputs", async (req, res) => {
     res.json(await outputs(req.params.id, undefined, req.query));
@@ -57,8 +63,13 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   });
 
   router.get("/orchestrator/runs/:id/audit", async (req, res) => {
+    const filter = validate(AuditQuery, req.query, "query");
     const run = await runs.get(req.params.id);
-    res.json({ runId: run.id, entries: await store.listAudit(run.id) });
+    res.json({ runId: run.id, entries: await store.listAudit({ ...filter, runId: run.id }) });
+  });
+
+  router.get("/audit", async (req, res) => {
+    res.json({ entries: await store.listAudit(validate(GlobalAuditQuery, req.query, "query")) });
   });
 
   // Commands: each answers 200 with the run as it is after the command, or 409 with the reason it is not allowed now.

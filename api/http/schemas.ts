@@ -51,3 +51,14 @@ export const RunAccepted = z
 export const EmptyCommandBody = z.strictObject({});
 
 export const RollbackBody = z.strictObject({ toStage: z.string().min(1) }).openapi("RollbackBody");
+
+/** Audit queries: every filter optional; `from`/`to` are ISO timestamps (to is exclusive). */
+export const AuditQuery = z.strictObject({
+  stageId: z.string().optional(),
+  stepId: z.string().optional(),
+  provider: ProviderName.optional(),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+export const GlobalAuditQuery = AuditQuery.extend({ runId: z.string().optional() });

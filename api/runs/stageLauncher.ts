@@ -3,6 +3,7 @@ import type { StageGraph } from "../config/stageGraph.js";
 import type { PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
+import { withSpan } from "../tracing.js";
 import { emitRunEvent } from "./runEvents.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 
@@ -14,7 +15,11 @@ import { planStage, type ProviderDefaults } from "./stagePlan.js";
 export class StageLauncher {
   constructor(private readonly deps: { store: Store; prefect: PrefectRuns; graph: StageGraph; providerDefaults: ProviderDefaults; log: Logger }) {}
 
-  async start(run: RunRecord, stageId: string): Promise<StageRunRecord> {
+  start(run: RunRecord, stageId: string): Promise<StageRunRecord> {
+    return withSpan(`stage ${stageId}`, { "quire.run_id": run.id, "quire.stage_id": stageId }, () => this.startStage(run, stageId));
+  }
+
+  private async startStage(run: RunRecord, stageId: string): Promise<StageRunRecord> {
     const { store } = this.deps;
     const previous = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stageId);
     const attempt = Math.max(0, ...previous.map((s) => s.attempt)) + 1;

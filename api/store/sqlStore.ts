@@ -2,7 +2,7 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepKey, StepOutputRecord } from "./records.js";
 import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { Database } from "./schema.js";
-import type { NewAudit, NewEvent, NewOutput, Store } from "./store.js";
+import type { AuditFilter, NewAudit, NewEvent, NewOutput, Store } from "./store.js";
 
 const now = () => new Date().toISOString();
 
@@ -217,8 +217,15 @@ export class SqlStore implements Store {
     await insertAudit(this.db, audit);
   }
 
-  async listAudit(runId: string): Promise<AuditRecord[]> {
-    return (await this.db.selectFrom("audit_entries").selectAll().where("run_id", "=", runId).orderBy("id").execute()).map(toAudit);
+  async listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    let q = this.db.selectFrom("audit_entries").selectAll().orderBy("id").limit(filter.limit ?? 10_000);
+    if (filter.runId) q = q.where("run_id", "=", filter.runId);
+    if (filter.stageId) q = q.where("stage_id", "=", filter.stageId);
+    if (filter.stepId) q = q.where("step_id", "=", filter.stepId);
+    if (filter.provider) q = q.where("provider", "=", filter.provider);
+    if (filter.from) q = q.where("created_at", ">=", filter.from);
+    if (filter.to) q = q.where("created_at", "<", filter.to);
+    return (await q.execute()).map(toAudit);
   }
 
   async appendEvent(event: NewEvent): Promise<EventRecord> {

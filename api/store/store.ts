@@ -11,6 +11,15 @@ import type {
 
 export type NewOutput = Omit<StepOutputRecord, "id" | "version" | "status" | "createdAt" | "supersededAt">;
 export type NewAudit = Omit<AuditRecord, "id" | "createdAt">;
+export interface AuditFilter {
+  runId?: string;
+  stageId?: string;
+  stepId?: string;
+  provider?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+}
 export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
 
 /**
@@ -47,7 +56,8 @@ export interface Store {
   /** Marks every accepted output of these stages superseded and appends the event, in one transaction. */
   supersedeStages(runId: string, stageIds: string[], event: NewEvent): Promise<number>;
   recordAudit(audit: NewAudit): Promise<void>;
-  listAudit(runId: string): Promise<AuditRecord[]>;
+  /** Audit entries, oldest first; by run, and optionally stage, step, provider and a time range (ISO). */
+  listAudit(filter: AuditFilter): Promise<AuditRecord[]>;
 
   appendEvent(event: NewEvent): Promise<EventRecord>;
   listEvents(runId: string, afterSeq?: number): Promise<EventRecord[]>;

@@ -43,7 +43,7 @@ function storeConformance(name: string, open: () => Promise<Store>) {
       const dup = await store.acceptOutput(output(run.id), audit(run.id), event(run.id));
       expect(first).toMatchObject({ created: true, output: { version: 1 } });
       expect(dup).toMatchObject({ created: false, output: { version: 1 } });
-      expect(await store.listAudit(run.id)).toHaveLength(1);
+      expect(await store.listAudit({ runId: run.id })).toHaveLength(1);
       const superseded = await store.supersedeStages(run.id, ["idea_intake"], { runId: run.id, type: "run.rolled_back", percent: 0 });
       expect(superseded).toBe(1);
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
@@ -61,7 +61,7 @@ function storeConformance(name: string, open: () => Promise<Store>) {
       await store.updateRun(run.id, ["queued"], { status: "cancelled" });
       expect(await store.acceptOutput(output(run.id, "IDEA", 2), audit(run.id), event(run.id))).toEqual({ abandoned: "run is cancelled" });
       expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
-      expect((await store.listAudit(run.id)).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
+      expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
     });
 
     it("writes an output, its audit entry and its event together or not at all", async () => {
@@ -70,7 +70,7 @@ function storeConformance(name: string, open: () => Promise<Store>) {
       const broken = { ...event(run.id), type: null as unknown as string }; // violates NOT NULL inside the transaction
       await expect(store.acceptOutput(output(run.id), audit(run.id), broken)).rejects.toThrow();
       expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
-      expect(await store.listAudit(run.id)).toHaveLength(0);
+      expect(await store.listAudit({ runId: run.id })).toHaveLength(0);
       expect(await store.listEvents(run.id)).toHaveLength(1); // run.queued only
     });
 
@@ -79,6 +79,19 @@ function storeConformance(name: string, open: () => Promise<Store>) {
       await Promise.all(Array.from({ length: 20 }, () => store.appendEvent({ runId: run.id, type: "step.heartbeat", percent: 0 })));
       expect((await store.listEvents(run.id)).map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
       expect((await store.listEvents(run.id, 19)).map((e) => e.seq)).toEqual([20, 21]);
+    });
+
+    it("queries audit entries by run, step, provider and time range", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const before = new Date(Date.now() - 1000).toISOString();
+      await store.recordAudit({ ...audit(run.id, "IDEA"), provider: "openai", outcome: "error", error: "429" });
+      await store.acceptOutput(output(run.id), audit(run.id), event(run.id));
+      expect((await store.listAudit({ runId: run.id })).map((a) => a.provider)).toEqual(["openai", "mock"]);
+      expect(await store.listAudit({ runId: run.id, provider: "openai" })).toHaveLength(1);
+      expect(await store.listAudit({ runId: run.id, stepId: "S1" })).toHaveLength(0);
+      expect(await store.listAudit({ runId: run.id, from: before })).toHaveLength(2);
+      expect(await store.listAudit({ runId: run.id, to: before })).toHaveLength(0);
     });
 
     it("lists events across runs by id and category, and runs with filters and a cursor", async () => {

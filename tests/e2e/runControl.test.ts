@@ -174,6 +174,10 @@ describe("rollback", () => {
     expect(latest.filter((o) => !rerun.includes(o.stepId)).every((o) => o.version === 1)).toBe(true);
     const titles = (await call(`/orchestrator/runs/${runId}/outputs/title?history=true`)).body.outputs;
     expect(titles.map((o: any) => [o.version, o.status])).toEqual([[1, "superseded"], [2, "accepted"]]);
+    expect(titles[0].supersededBy).toEqual({ id: titles[1].id, version: 2, stageAttempt: 2 });
+    expect(titles[0].supersededAt).toBeTruthy();
+    const w7Audit = (await call(`/orchestrator/runs/${runId}/audit?stepId=W7&provider=mock`)).body.entries;
+    expect(w7Audit.map((a: any) => a.stageAttempt)).toEqual([1, 2]);
     expect((await events(runId)).some((e) => e.type === "run.rolled_back" && e.data.toStage === "title")).toBe(true);
     expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(7 + 5);
   });
