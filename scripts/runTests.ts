@@ -1,6 +1,7 @@
 // `npm test` after set-up: type check, codegen drift, the flow's Python tests, unit tests, adapter tests
 // (provider adapters against local wire-format servers, the store), then the end-to-end tests on the
-// real stack (store on SQLite), and the store-heavy e2e files again with the store on PostgreSQL.
+// real stack (store on SQLite), the store-heavy e2e files again with the store on PostgreSQL, and the
+// scale-out test (two gateways, two Prefect workers, three agent workers, ten books, Postgres).
 // Ends with one plain line "N passed, N failed" over all phases.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,7 +52,8 @@ const ok =
   (await vitest("tests/vitest.unit.config.ts", "unit")) &&
   (await vitest("tests/vitest.adapters.config.ts", "adapters")) &&
   (await vitest("tests/vitest.e2e.config.ts", "e2e")) &&
-  (await vitest("tests/vitest.e2e-postgres.config.ts", "e2e-postgres"));
+  (await vitest("tests/vitest.e2e-postgres.config.ts", "e2e-postgres")) &&
+  (await vitest("tests/vitest.scale.config.ts", "scale-out"));
 
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(ok && failed === 0 ? 0 : 1);
