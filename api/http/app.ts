@@ -5,7 +5,7 @@ import { Unauthorized } from "../errors.js";
 import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
 import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
 import { buildOpenApiDocument } from "./openApiDocument.js";
-import { runRoutes, type RunRoutesDeps } from "./runRoutes.js";
+import { IMPORT_PATH, runRoutes, type RunRoutesDeps } from "./runRoutes.js";
 import { eventRoutes, type EventRoutesDeps } from "./eventRoutes.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { readFileSync } from "node:fs";
@@ -25,7 +25,9 @@ export interface AppDeps extends RunRoutesDeps, EventRoutesDeps {
 export function createApp(deps: AppDeps) {
   const app = express();
   app.disable("x-powered-by");
-  app.use(express.json({ limit: deps.bodyLimit }));
+  // Every body is small but an imported run's; that route has its own, larger limit.
+  const smallJson = express.json({ limit: deps.bodyLimit });
+  app.use((req, res, next) => (req.path === IMPORT_PATH ? next() : smallJson(req, res, next)));
 
   app.get("/health", async (_req, res) => {
     const report = await runHealthChecks(deps.healthChecks);

@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { ErrorBody, RollbackBody, RunAccepted, RunListQuery, RunSubmission } from "./schemas.js";
+import { ErrorBody, GlobalAuditQuery, RollbackBody, RunAccepted, RunListQuery, RunSubmission } from "./schemas.js";
 
 /** The gateway's OpenAPI document, generated from the same zod schemas that validate requests. */
 export function buildOpenApiDocument(serverUrl: string) {
@@ -28,6 +28,10 @@ export function buildOpenApiDocument(serverUrl: string) {
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/outputs", summary: "Accepted outputs (history=true for all versions)", request: { params: runId }, responses: { 200: json("outputs"), ...errors } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/outputs/{stageId}", summary: "Outputs of one stage", request: { params: stageParams }, responses: { 200: json("outputs"), ...errors } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/audit", summary: "Every LLM exchange of the run", request: { params: runId }, responses: { 200: json("audit entries"), ...errors } });
+  registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/export", summary: "The whole run as one document (quire-run/1)", request: { params: runId }, responses: { 200: json("run bundle"), ...errors } });
+  registry.registerPath({ method: "post", path: "/orchestrator/import", summary: "Take in a run exported elsewhere", responses: { 201: json("imported"), ...errors } });
+  registry.registerPath({ method: "get", path: "/audit", summary: "Audit entries across runs (runId, stageId, stepId, provider, from, to)", request: { query: GlobalAuditQuery }, responses: { 200: json("audit entries"), ...errors } });
+  registry.registerPath({ method: "get", path: "/events", summary: "Live events of all runs (SSE; ?category=)", responses: { 200: json("events") } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}/events", summary: "The run's progress events (JSON list)", request: { params: runId }, responses: { 200: json("events"), ...errors } });
 
   for (const command of ["pause", "resume", "cancel", "advance"] as const) {

@@ -1,4 +1,6 @@
-import { Router } from "express";
+import express, { Router } from "express";
+import { Conflict, NotFound } from "../errors.js";
+import { RunBundle } from "../store/runBundle.js";
 import type { StageGraph } from "../config/stageGraph.js";
 import type { RunControl } from "../runs/runControl.js";
 import type { RunService } from "../runs/runService.js";
@@ -16,6 +18,8 @@ export interface RunRoutesDeps {
   providerDefaults: ProviderDefaults;
   links: RunLinks;
 }
+
+export const IMPORT_PATH = "/orchestrator/import";
 
 /** /orchestrator/run and /orchestrator/runs/...: submit, list and read runs. */
 export function runRoutes({ runs, control, store, graph, providerDefaults, links }: RunRoutesDeps): Router {
@@ -66,6 +70,19 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
     const filter = validate(AuditQuery, req.query, "query");
     const run = await runs.get(req.params.id);
     res.json({ runId: run.id, entries: await store.listAudit({ ...filter, runId: run.id }) });
+  });
+
+  router.get("/orchestrator/runs/:id/export", async (req, res) => {
+    const bundle = await store.exportRun(req.params.id);
+    if (!bundle) throw new NotFound(`no run with id ${req.params.id}`);
+    res.attachment(`quire-run-${req.params.id}.json`).json(bundle);
+  });
+
+  router.post(IMPORT_PATH, express.json({ limit: "50mb" }), async (req, res) => {
+    const bundle = validate(RunBundle, req.body, "body");
+    if (!(await store.importRun(bundle))) throw new Conflict(`a run with id ${bundle.run.id} exists here already`);
+    const self = `${links.gatewayUrl}/orchestrator/runs/${bundle.run.id}`;
+    res.status(201).json({ runId: bundle.run.id, links: { self } });
   });
 
   router.get("/audit", async (req, res) => {

@@ -1,6 +1,9 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepKey, StepOutputRecord } from "./records.js";
 import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
+import type { RunBundle } from "./runBundle.js";
+import { importRunRows } from "./runImport.js";
+import { acceptedOutputQuery, appendEventIn, insertAudit, lateResultReason } from "./writeStatements.js";
 import type { Database } from "./schema.js";
 import type { AuditFilter, NewAudit, NewEvent, NewOutput, Store } from "./store.js";
 
@@ -247,79 +250,19 @@ export class SqlStore implements Store {
     const rows = await this.db.selectFrom("events").selectAll().where("run_id", "=", runId).where("seq", ">", afterSeq).orderBy("seq").execute();
     return rows.map(toEvent);
   }
-}
 
-/** Why a step result must not be accepted any more, or undefined when it may. */
-async function lateResultReason(db: Kysely<Database>, output: NewOutput): Promise<string | undefined> {
-  const run = await db.selectFrom("runs").select("status").where("id", "=", output.runId).executeTakeFirst();
-  if (!run) return `run ${output.runId} does not exist`;
-  if (run.status === "cancelling" || run.status === "cancelled") return `run is ${run.status}`;
-  const latest = await db
-    .selectFrom("stage_runs")
-    .select((eb) => eb.fn.max<number>("attempt").as("attempt"))
-    .where("run_id", "=", output.runId)
-    .where("stage_id", "=", output.stageId)
-    .executeTakeFirst();
-  if (latest?.attempt && Number(latest.attempt) > output.stageAttempt) return `attempt ${output.stageAttempt} of ${output.stageId} was replaced by attempt ${latest.attempt}`;
-  return undefined;
-}
+  async exportRun(runId: string): Promise<RunBundle | null> {
+    const run = await this.getRun(runId);
+    if (!run) return null;
+    const [stageRuns, outputs, audit, events] = await Promise.all([this.listStageRuns(runId), this.listOutputs(runId, { history: true }), this.listAudit({ runId }), this.listEvents(runId)]);
+    return { format: "quire-run/1", exportedAt: new Date().toISOString(), run, stageRuns, outputs, audit, events } as unknown as RunBundle;
+  }
 
-function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
-  return db
-    .selectFrom("step_outputs")
-    .selectAll()
-    .where("run_id", "=", key.runId)
-    .where("stage_id", "=", key.stageId)
-    .where("step_id", "=", key.stepId)
-    .where("iteration", "=", key.iteration)
-    .where("status", "=", "accepted");
-}
-
-async function insertAudit(db: Kysely<Database>, a: NewAudit) {
-  await db
-    .insertInto("audit_entries")
-    .values({
-      run_id: a.runId,
-      stage_id: a.stageId,
-      stage_attempt: a.stageAttempt,
-      step_id: a.stepId,
-      iteration: a.iteration,
-      job_id: a.jobId,
-      attempt: a.attempt,
-      provider: a.provider,
-      model: a.model,
-      temperature: a.temperature,
-      max_tokens: a.maxTokens,
-      request: JSON.stringify(a.request),
-      response: a.response === undefined || a.response === null ? null : JSON.stringify(a.response),
-      outcome: a.outcome,
-      error: a.error,
-      input_tokens: a.inputTokens,
-      output_tokens: a.outputTokens,
-      latency_ms: Math.round(a.latencyMs),
-      finish_reason: a.finishReason,
-      created_at: now(),
-    })
-    .execute();
-}
-
-/** Appends with the next seq of the run; callers hold the write lock, so seq is gap-free and monotonic. */
-async function appendEventIn(db: Kysely<Database>, e: NewEvent): Promise<EventRecord> {
-  const { max } = await db
-    .selectFrom("events")
-    .select((eb) => eb.fn.max<number | null>("seq").as("max"))
-    .where("run_id", "=", e.runId)
-    .executeTakeFirstOrThrow();
-  const row = {
-    run_id: e.runId,
-    seq: Number(max ?? 0) + 1,
-    type: e.type,
-    stage_id: e.stageId ?? null,
-    step_id: e.stepId ?? null,
-    status: e.status ?? null,
-    percent: e.percent,
-    data: e.data ? JSON.stringify(e.data) : null,
-    at: new Date().toISOString(),
-  };
-  return toEvent(await db.insertInto("events").values(row).returningAll().executeTakeFirstOrThrow());
+  async importRun(bundle: RunBundle): Promise<boolean> {
+    return this.writeTransaction(bundle.run.id, async (db) => {
+      if (await db.selectFrom("runs").select("id").where("id", "=", bundle.run.id).executeTakeFirst()) return false;
+      await importRunRows(db, bundle);
+      return true;
+    });
+  }
 }

@@ -1,3 +1,4 @@
+import type { RunBundle } from "./runBundle.js";
 import type {
   AuditRecord,
   EventRecord,
@@ -60,6 +61,11 @@ export interface Store {
   listAudit(filter: AuditFilter): Promise<AuditRecord[]>;
 
   appendEvent(event: NewEvent): Promise<EventRecord>;
+
+  /** The whole run as one document (null when there is no such run). */
+  exportRun(runId: string): Promise<RunBundle | null>;
+  /** Takes in a run exported elsewhere, in one transaction; false when a run with that id exists. */
+  importRun(bundle: RunBundle): Promise<boolean>;
   listEvents(runId: string, afterSeq?: number): Promise<EventRecord[]>;
   /** Events of every run (or the runs of one category) with an id above `afterId`, oldest first. */
   listEventsAfter(afterId: number, filter: { category?: string; limit: number }): Promise<EventRecord[]>;

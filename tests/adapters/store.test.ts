@@ -117,3 +117,30 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => postgres?.stop());
 storeConformance("Postgres", () => openPostgresStore(postgres.url, { migrate: true }));
+
+describe("moving a run to another installation", () => {
+  it("exports a run from SQLite and imports it into Postgres whole, once; an unfinished one arrives failed and resumable", async () => {
+    const from = await openSqliteStore(":memory:", { migrate: true });
+    const to = await openPostgresStore(postgres.url, { migrate: true });
+    try {
+      const { run } = await from.createRun({ id: randomUUID(), request });
+      await from.updateRun(run.id, ["queued"], { status: "running", currentStageId: "idea_intake" });
+      await from.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      await from.acceptOutput(output(run.id), audit(run.id), event(run.id));
+      const bundle = (await from.exportRun(run.id))!;
+      expect(JSON.parse(JSON.stringify(bundle)).format).toBe("quire-run/1");
+
+      expect(await to.importRun(JSON.parse(JSON.stringify(bundle)))).toBe(true);
+      expect(await to.importRun(JSON.parse(JSON.stringify(bundle)))).toBe(false);
+      const imported = (await to.getRun(run.id))!;
+      expect(imported).toMatchObject({ status: "failed", error: expect.stringContaining("imported while running") });
+      expect((await to.listOutputs(run.id, { history: true })).map((o) => [o.stepId, o.version, o.content])).toEqual([["IDEA", 1, { heading: "h", body: "b" }]]);
+      expect((await to.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["accepted"]);
+      expect((await to.listEvents(run.id)).map((e) => [e.seq, e.type])).toEqual((await from.listEvents(run.id)).map((e) => [e.seq, e.type]));
+      expect((await to.listStageRuns(run.id)).map((s) => [s.stageId, s.attempt, s.status])).toEqual([["idea_intake", 1, "failed"]]);
+    } finally {
+      await from.close();
+      await to.close();
+    }
+  });
+});

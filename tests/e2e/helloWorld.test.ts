@@ -76,6 +76,25 @@ describe("the hello-world book on the real stack", () => {
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
   });
 
+  it("exports the whole run as one document that another installation can import", async () => {
+    const res = await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`);
+    expect(res.headers.get("content-disposition")).toContain(`quire-run-${runId}.json`);
+    const bundle = await res.json();
+    expect(bundle).toMatchObject({ format: "quire-run/1", run: { id: runId, status: "completed" } });
+    expect(bundle.outputs).toHaveLength(29);
+    expect(bundle.audit).toHaveLength(29);
+    expect(bundle.stageRuns).toHaveLength(7);
+    expect((await call("/orchestrator/import", { body: bundle })).status).toBe(409);
+    const copyId = crypto.randomUUID();
+    const copy = { ...bundle, run: { ...bundle.run, id: copyId } };
+    const imported = await call("/orchestrator/import", { body: copy });
+    expect(imported.status).toBe(201);
+    const view = (await call(`/orchestrator/runs/${copyId}`)).body;
+    expect(view).toMatchObject({ status: "completed", percent: 100 });
+    expect((await call(`/orchestrator/runs/${copyId}/outputs`)).body.outputs.map((o: any) => o.content)).toEqual((await call(`/orchestrator/runs/${runId}/outputs`)).body.outputs.map((o: any) => o.content));
+    expect((await call("/orchestrator/import", { body: { format: "quire-run/2" } })).status).toBe(400);
+  });
+
   it("reports every dependency healthy", async () => {
     const { status, body } = await call("/health");
     expect(status).toBe(200);

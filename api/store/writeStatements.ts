@@ -1,0 +1,84 @@
+import type { Kysely, Transaction } from "kysely";
+import type { EventRecord, StepKey } from "./records.js";
+import { toEvent } from "./rowMapping.js";
+import type { Database } from "./schema.js";
+import type { NewAudit, NewEvent, NewOutput } from "./store.js";
+
+/** Statements shared by the store's write paths (sqlStore.ts) and run import (runImport.ts). */
+
+const now = () => new Date().toISOString();
+
+/** Why a step result must not be accepted any more, or undefined when it may. */
+export async function lateResultReason(db: Kysely<Database>, output: NewOutput): Promise<string | undefined> {
+  const run = await db.selectFrom("runs").select("status").where("id", "=", output.runId).executeTakeFirst();
+  if (!run) return `run ${output.runId} does not exist`;
+  if (run.status === "cancelling" || run.status === "cancelled") return `run is ${run.status}`;
+  const latest = await db
+    .selectFrom("stage_runs")
+    .select((eb) => eb.fn.max<number>("attempt").as("attempt"))
+    .where("run_id", "=", output.runId)
+    .where("stage_id", "=", output.stageId)
+    .executeTakeFirst();
+  if (latest?.attempt && Number(latest.attempt) > output.stageAttempt) return `attempt ${output.stageAttempt} of ${output.stageId} was replaced by attempt ${latest.attempt}`;
+  return undefined;
+}
+
+export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
+  return db
+    .selectFrom("step_outputs")
+    .selectAll()
+    .where("run_id", "=", key.runId)
+    .where("stage_id", "=", key.stageId)
+    .where("step_id", "=", key.stepId)
+    .where("iteration", "=", key.iteration)
+    .where("status", "=", "accepted");
+}
+
+export async function insertAudit(db: Kysely<Database>, a: NewAudit) {
+  await db
+    .insertInto("audit_entries")
+    .values({
+      run_id: a.runId,
+      stage_id: a.stageId,
+      stage_attempt: a.stageAttempt,
+      step_id: a.stepId,
+      iteration: a.iteration,
+      job_id: a.jobId,
+      attempt: a.attempt,
+      provider: a.provider,
+      model: a.model,
+      temperature: a.temperature,
+      max_tokens: a.maxTokens,
+      request: JSON.stringify(a.request),
+      response: a.response === undefined || a.response === null ? null : JSON.stringify(a.response),
+      outcome: a.outcome,
+      error: a.error,
+      input_tokens: a.inputTokens,
+      output_tokens: a.outputTokens,
+      latency_ms: Math.round(a.latencyMs),
+      finish_reason: a.finishReason,
+      created_at: now(),
+    })
+    .execute();
+}
+
+/** Appends with the next seq of the run; callers hold the write lock, so seq is gap-free and monotonic. */
+export async function appendEventIn(db: Kysely<Database>, e: NewEvent): Promise<EventRecord> {
+  const { max } = await db
+    .selectFrom("events")
+    .select((eb) => eb.fn.max<number | null>("seq").as("max"))
+    .where("run_id", "=", e.runId)
+    .executeTakeFirstOrThrow();
+  const row = {
+    run_id: e.runId,
+    seq: Number(max ?? 0) + 1,
+    type: e.type,
+    stage_id: e.stageId ?? null,
+    step_id: e.stepId ?? null,
+    status: e.status ?? null,
+    percent: e.percent,
+    data: e.data ? JSON.stringify(e.data) : null,
+    at: new Date().toISOString(),
+  };
+  return toEvent(await db.insertInto("events").values(row).returningAll().executeTakeFirstOrThrow());
+}
