@@ -69,7 +69,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     maxTokens: job.maxTokens,
     signal,
     output: { kind: job.output, jsonSchema: outputJsonSchema(job.output) },
-    meta: { stepId: job.stepId, premise: run.request.idea.premise, inputs: inputs.map((o) => ({ stepId: o.stepId, heading: String(o.content.heading ?? "") })) },
+    meta: { stepId: job.stepId, stageAttempt: job.stageAttempt, premise: run.request.idea.premise, inputs: inputs.map((o) => ({ stepId: o.stepId, heading: String(o.content.heading ?? "") })) },
   };
   const audit = {
     ...key,

@@ -24,8 +24,8 @@ export interface AuditFilter {
 export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
 
 /**
- * The one port in front of persistence. SQLite implements it today (sqliteStore.ts); Postgres can fill
- * the same interface over the same migrations. Writes that belong together happen in one transaction.
+ * The one port in front of persistence, implemented once over Kysely (sqlStore.ts) for SQLite and
+ * PostgreSQL (openStore.ts), over one set of migrations. Writes that belong together happen in one transaction.
  */
 export interface Store {
   ping(): Promise<void>;

@@ -114,7 +114,7 @@ describe("manual mode, guards and the structure loop", () => {
 
 describe("retries", () => {
   it("fails the run with a clear reason when a step exhausts its retries, and resumes from that step", async () => {
-    const runId = await submit({ ...helloWorld(`retries ${Date.now()} [mock:fail=S2x3]`), stages: ["idea_intake", "structure"] });
+    const runId = await submit({ ...helloWorld(`retries ${Date.now()} [mock:fail=S2@1]`), stages: ["idea_intake", "structure"] });
     const failed = await waitForRun(runId);
     expect(failed.status).toBe("failed");
     expect(failed.error).toContain("structure");

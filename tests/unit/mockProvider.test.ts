@@ -34,6 +34,15 @@ describe("MockProvider", () => {
     expect(res.usage.outputTokens).toBeGreaterThan(0);
   });
 
+  it("fails a step in the stage attempt a [mock:fail=S2@1] directive names, and only there", async () => {
+    const mock = new MockProvider();
+    const req = request("text");
+    const failing = { ...req, meta: { ...req.meta, premise: "Habits [mock:fail=S2@1]", stageAttempt: 1 } };
+    await expect(mock.generate(failing)).rejects.toThrow("injected failure for S2 in attempt 1");
+    await expect(mock.generate({ ...failing, meta: { ...failing.meta, stageAttempt: 2 } })).resolves.toMatchObject({ finishReason: "stop" });
+    await expect(mock.generate({ ...failing, meta: { ...failing.meta, stepId: "S3" } })).resolves.toMatchObject({ finishReason: "stop" });
+  });
+
   it("stops when the request is aborted", async () => {
     const controller = new AbortController();
     controller.abort();

@@ -6,15 +6,16 @@ const words = ["clear", "grounded", "vivid", "practical", "honest", "patient", "
 /**
  * Directives a test (or a curious user) can put in the premise to make the mock behave like a real
  * model on a bad day: `[mock:delay=1500]` (each answer takes 1.5 s), `[mock:not-final]` (reviews never
- * accept), `[mock:fail=S4x3]` (the first 3 calls for step S4 fail with a retryable error).
+ * accept), `[mock:fail=S4@1]` (every call for step S4 in attempt 1 of its stage fails with a retryable
+ * error; keyed by attempt, not by a count, so it holds whichever agent worker gets the call).
  */
 export function mockDirectives(premise: string) {
   const delay = /\[mock:delay=(\d+)\]/.exec(premise);
-  const fail = /\[mock:fail=([A-Z0-9]+)x(\d+)\]/.exec(premise);
+  const fail = /\[mock:fail=([A-Z0-9]+)@(\d+)\]/.exec(premise);
   return {
     delayMs: delay ? Number(delay[1]) : 0,
     notFinal: premise.includes("[mock:not-final]"),
-    fail: fail ? { stepId: fail[1]!, times: Number(fail[2]) } : null,
+    fail: fail ? { stepId: fail[1]!, stageAttempt: Number(fail[2]) } : null,
   };
 }
 
@@ -24,7 +25,6 @@ export function mockDirectives(premise: string) {
  */
 export class MockProvider implements Provider {
   readonly name = "mock" as const;
-  private readonly failures = new Map<string, number>();
 
   constructor(private readonly delayMs = 0) {}
 
@@ -34,11 +34,9 @@ export class MockProvider implements Provider {
     const delayMs = this.delayMs + directives.delayMs;
     if (delayMs) await sleep(delayMs, req.signal);
     req.signal?.throwIfAborted();
-    if (directives.fail?.stepId === req.meta.stepId) {
-      const key = `${req.meta.premise}|${req.meta.stepId}`;
-      const count = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, count);
-      if (count <= directives.fail.times) throw new Error(`mock: injected failure ${count} of ${directives.fail.times} for ${req.meta.stepId}`);
+    const fail = directives.fail;
+    if (fail && fail.stepId === req.meta.stepId && fail.stageAttempt === (req.meta.stageAttempt ?? 1)) {
+      throw new Error(`mock: injected failure for ${req.meta.stepId} in attempt ${fail.stageAttempt}`);
     }
     const digest = createHash("sha256").update(`${req.system}\n${req.prompt}\n${req.model}`).digest();
     const word = (i: number) => words[digest[i]! % words.length]!;

@@ -10,7 +10,7 @@ export interface GenerateRequest {
   /** The shape the answer must have, for providers with structured output. */
   output: { kind: OutputKind; jsonSchema: Record<string, unknown> };
   /** Where the request comes from; real providers ignore it, the mock builds its answer from it. */
-  meta: { stepId: string; premise: string; inputs: { stepId: string; heading: string }[] };
+  meta: { stepId: string; premise: string; inputs: { stepId: string; heading: string }[]; stageAttempt?: number };
 }
 
 export interface GenerateResponse {
