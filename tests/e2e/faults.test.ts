@@ -1,12 +1,10 @@
 import { describe, expect, inject, it } from "vitest";
-import { call, eventually, events, helloWorld, stackControl, stackPids, waitForRun } from "./gatewayClient.js";
+import { auditOf, call, eventually, events, helloWorld, midStructure, outputsOf, stackControl, stackPids, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
 
 const submit = async (premise: string, extra: object = {}) => (await call("/orchestrator/run", { body: { ...helloWorld(premise), stages: ["idea_intake", "structure"], ...extra } })).body.runId as string;
-const outputs = async (runId: string) => (await call(`/orchestrator/runs/${runId}/outputs?history=true`)).body.outputs as any[];
-const audit = async (runId: string) => (await call(`/orchestrator/runs/${runId}/audit`)).body.entries as any[];
 const oneOutputPerStep = async (runId: string) => {
-  const list = await outputs(runId);
+  const list = await outputsOf(runId, true);
   expect(list.map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
   expect(list.every((o) => o.status === "accepted")).toBe(true);
 };
@@ -33,7 +31,7 @@ describe("faults on the real stack", () => {
 
   it("starts a stage again when its Prefect worker is SIGKILLed mid-stage (the flow run ends Crashed)", async () => {
     const runId = await submit(`prefect-worker-kill ${Date.now()} [mock:delay=1200]`);
-    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await waitForRun(runId, { until: midStructure });
     await stackControl("kill", "prefect-worker-1"); // its process group: the flow process dies with it
     await stackControl("restart", "prefect-worker-1");
     const run = await waitForRun(runId);
@@ -43,13 +41,13 @@ describe("faults on the real stack", () => {
     expect((await prefect().readFlowRun(structure[0].flowRunId)).stateType).toBe("CRASHED");
     await oneOutputPerStep(runId);
     // Steps done before the crash were not asked of the provider again.
-    const accepted = (await audit(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
+    const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
     expect(accepted.filter((s) => s === "S1")).toHaveLength(1);
   });
 
   it("survives a Redis restart mid-run (append-only persistence keeps the queue)", async () => {
     const runId = await submit(`redis-restart ${Date.now()} [mock:delay=800]`);
-    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await waitForRun(runId, { until: midStructure });
     await stackControl("kill", "redis");
     await stackControl("restart", "redis");
     expect((await waitForRun(runId)).status).toBe("completed");
@@ -59,7 +57,7 @@ describe("faults on the real stack", () => {
 
   it("survives a Prefect server restart mid-run", async () => {
     const runId = await submit(`prefect-restart ${Date.now()} [mock:delay=800]`);
-    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await waitForRun(runId, { until: midStructure });
     await stackControl("kill", "prefect-server");
     await stackControl("restart", "prefect-server");
     expect((await waitForRun(runId, { timeoutMs: 240_000 })).status).toBe("completed");
@@ -74,7 +72,7 @@ describe("faults on the real stack", () => {
     const run = await waitForRun(runId, { timeoutMs: 200_000 });
     expect(run.status).toBe("failed");
     expect(run.error).toContain("idea_intake");
-    const errors = (await audit(runId)).filter((a) => a.outcome === "error");
+    const errors = (await auditOf(runId)).filter((a) => a.outcome === "error");
     expect(errors.map((a) => a.attempt)).toEqual([1, 2, 3]);
     expect(errors.every((a) => /time/i.test(a.error))).toBe(true);
     expect((await events(runId)).filter((e) => e.type === "step.retrying")).toHaveLength(2);

@@ -70,3 +70,10 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
 export async function stackPids(): Promise<Record<string, number>> {
   return (await fetch(`${inject("stackControlUrl")}/pids`)).json() as Promise<Record<string, number>>;
 }
+
+/** A run's outputs (accepted only, or every version) and audit entries. */
+export const outputsOf = async (runId: string, history = false) => (await call(`/orchestrator/runs/${runId}/outputs${history ? "?history=true" : ""}`)).body.outputs as any[];
+export const auditOf = async (runId: string) => (await call(`/orchestrator/runs/${runId}/audit`)).body.entries as any[];
+
+/** True once a run is in the structure stage with a few steps done: "mid-stage" for fault and control tests. */
+export const midStructure = (run: any) => run.currentStage === "structure" && run.completedSteps >= 3;

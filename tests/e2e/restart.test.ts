@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { call, events, helloWorld, stackControl, waitForRun } from "./gatewayClient.js";
+import { call, events, helloWorld, midStructure, stackControl, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
 
 describe("gateway restart", () => {
   it("survives a SIGKILL of the gateway mid-run: no stage started twice, no output lost or duplicated", async () => {
     const submitted = await call("/orchestrator/run", { body: helloWorld(`restart ${Date.now()} [mock:delay=150]`) });
     const runId = submitted.body.runId;
-    await waitForRun(runId, { until: (r) => r.currentStage === "structure" && r.completedSteps >= 3 });
+    await waitForRun(runId, { until: midStructure });
 
     await stackControl("kill", "gateway");
     await stackControl("restart", "gateway");

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { call, eventually, events, helloWorld, waitForRun } from "./gatewayClient.js";
+import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, waitForRun } from "./gatewayClient.js";
 import { flowRunOf, prefect } from "./prefectView.js";
 
 const submit = async (body: object) => {
@@ -8,14 +8,11 @@ const submit = async (body: object) => {
   return res.body.runId as string;
 };
 const slow = (name: string) => `${name} ${Date.now()} [mock:delay=700]`;
-const outputsOf = async (runId: string, history = false) => (await call(`/orchestrator/runs/${runId}/outputs${history ? "?history=true" : ""}`)).body.outputs as any[];
-const auditOf = async (runId: string) => (await call(`/orchestrator/runs/${runId}/audit`)).body.entries as any[];
-const inStructure = (run: any) => run.currentStage === "structure" && run.completedSteps >= 3;
 
 describe("pause and resume", () => {
   it("pauses mid-stage, shows Suspended in Prefect, and resumes without calling the provider again", async () => {
     const runId = await submit({ ...helloWorld(slow("pause")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: inStructure });
+    await waitForRun(runId, { until: midStructure });
     const paused = await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
     expect(paused.status).toBe(200);
     expect(["pausing", "paused"]).toContain(paused.body.status);
@@ -38,7 +35,7 @@ describe("pause and resume", () => {
 
   it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
     const runId = await submit({ ...helloWorld(slow("ui-resume")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: inStructure });
+    await waitForRun(runId, { until: midStructure });
     await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
     await waitForRun(runId, { until: (r) => r.status === "paused" });
     const flowRun = (await flowRunOf(runId, "structure"))!;
@@ -66,7 +63,7 @@ describe("pause and resume", () => {
 describe("cancel", () => {
   it("cancels mid-stage: Prefect reports Cancelled and no output appears after it", async () => {
     const runId = await submit({ ...helloWorld(slow("cancel")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: inStructure });
+    await waitForRun(runId, { until: midStructure });
     const res = await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
     expect(res.status).toBe(200);
     const run = await waitForRun(runId);
