@@ -3,7 +3,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { loadStageGraph } from "./config/stageGraph.js";
 import { loadSettings } from "./config/settings.js";
-import { EventHub, EventNotifier, eventsChannel } from "./events/eventNotifier.js";
+import { EventHub, EventNotifier, eventsChannel, flowFinishedChannel } from "./events/eventNotifier.js";
 import { createApp } from "./http/app.js";
 import { GatewayMetrics } from "./http/metrics.js";
 import { notifyingStore } from "./store/notifyingStore.js";
@@ -46,11 +46,19 @@ const holds = new HoldFlags(redis, settings.redis.queuePrefix);
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel });
+// A flow run counts as dead when its lease has been missing for a lease period after it went Running.
+const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
+const locks = new DriveLocks(redis, settings.redis.queuePrefix);
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, pollMs: settings.prefect.pollMs });
+// Flow runs announce their end (prefect-flows/run_stage.py hooks): the driver moves on at once, polling stays the fallback.
+const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
+await flowsFinished.start();
+flowsFinished.listen(() => driver.nudge());
 const gatewayUrl = `http://${settings.http.host}:${settings.http.port}`;
 const links = { gatewayUrl, prefectUiUrl: settings.prefect.uiUrl };
 
 const app = createApp({
-  runs: new RunService(store, graph, providerDefaults, (provider) => credentials.availability(provider)),
+  runs: new RunService(store, graph, providerDefaults, (provider) => credentials.availability(provider), () => driver.nudge()),
   control,
   hub,
   metrics,
@@ -75,10 +83,6 @@ const app = createApp({
   ],
 });
 
-// A flow run counts as dead when its lease has been missing for a lease period after it went Running.
-const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
-const locks = new DriveLocks(redis, settings.redis.queuePrefix);
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, pollMs: settings.prefect.pollMs });
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
   driver.start();
@@ -93,6 +97,7 @@ async function stop(signal: string) {
   server.closeAllConnections();
   server.close();
   await hub.stop();
+  await flowsFinished.stop();
   await mockQueue.close();
   redis.disconnect();
   await store.close();

@@ -21,7 +21,8 @@ from redis.asyncio import Redis
 
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
-POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.1"))
+# How often a waiting step reads its job (one HGETALL): the latency of a result's trip back.
+POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.02"))
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
@@ -135,7 +136,24 @@ async def honour_hold(redis: Redis, run_id: str) -> None:
         await suspend_flow_run(timeout=PAUSE_TIMEOUT_SECONDS, key=pause_key.decode())
 
 
-@flow(name="run-stage", log_prints=False)
+def flow_finished_channel() -> str:
+    """Where the gateway listens for finished flow runs (api/events/eventNotifier.ts)."""
+    return f"{QUEUE_PREFIX}:flow-finished"
+
+
+async def announce_finished(flow: Any, flow_run: Any, state: Any) -> None:
+    """Prefect hook, run after the final state is recorded: tells the gateway to move the book on now
+    instead of at its next poll of Prefect. Best effort: the poll still finds the state."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.publish(flow_finished_channel(), str(flow_run.parameters.get("runId", "")))
+    except Exception:
+        pass
+    finally:
+        await redis.aclose()
+
+
+@flow(name="run-stage", log_prints=False, on_completion=[announce_finished], on_failure=[announce_finished])
 async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None) -> dict:
     """Runs the stage's steps in order (repeating the loop, if any, until its review accepts)."""
     logger = get_run_logger()

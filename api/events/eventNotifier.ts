@@ -42,3 +42,5 @@ export class EventHub {
 }
 
 export const eventsChannel = (prefix: string) => `${prefix}:events`;
+/** Where run-stage flow runs announce (with their book run's id) that they reached a final state. */
+export const flowFinishedChannel = (prefix: string) => `${prefix}:flow-finished`;

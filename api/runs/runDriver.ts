@@ -38,6 +38,7 @@ export interface RunDriverDeps {
 export class RunDriver {
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private nudged = false;
 
   constructor(private readonly deps: RunDriverDeps) {}
 
@@ -47,12 +48,24 @@ export class RunDriver {
 
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Something happened that the driver should act on now rather than at the next poll (a flow run
+   * finished, a run was submitted): runs a pass at once, or right after the one in progress.
+   */
+  nudge(): void {
+    if (!this.timer) return; // not started, or stopping
+    if (this.ticking) this.nudged = true;
+    else void this.tick();
   }
 
   /** One pass over the driven runs; a pass never overlaps the previous one. */
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
+    this.nudged = false;
     try {
       for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
         const locks = this.deps.locks;
@@ -71,6 +84,7 @@ export class RunDriver {
       this.deps.log.error({ err: (err as Error).message }, "run driver pass failed");
     } finally {
       this.ticking = false;
+      if (this.nudged) setImmediate(() => this.nudge());
     }
   }
 

@@ -21,6 +21,8 @@ export class RunService {
     private readonly graph: StageGraph,
     private readonly providerDefaults: ProviderDefaults,
     private readonly availability: ProviderAvailability,
+    /** Called with each newly accepted run (the gateway starts driving it at once instead of at the next poll). */
+    private readonly onAccepted: (run: RunRecord) => void = () => undefined,
   ) {}
 
   async submit(body: RunSubmission): Promise<{ run: RunRecord; created: boolean }> {
@@ -44,7 +46,9 @@ export class RunService {
         });
       }
     }
-    return this.store.createRun({ id: randomUUID(), request, idempotencyKey: body.idempotencyKey });
+    const result = await this.store.createRun({ id: randomUUID(), request, idempotencyKey: body.idempotencyKey });
+    if (result.created) this.onAccepted(result.run);
+    return result;
   }
 
   async get(runId: string): Promise<RunRecord> {

@@ -15,6 +15,7 @@ export function defaultStackOptions(root: string): StackOptions {
     ports: { gateway: num("QUIRE_PORT", 8080), prefect: num("QUIRE_PREFECT_PORT", 4200), redis: num("QUIRE_REDIS_PORT", 6380) },
     agentWorkers: num("QUIRE_AGENT_WORKERS", 1),
     prefectWorkers: num("QUIRE_PREFECT_WORKERS", 1),
+    prefectWorkerKind: process.env.QUIRE_PREFECT_WORKER_KIND === "process" ? "process" : "warm",
     say: (msg) => console.log(`[stack] ${msg}`),
   };
 }

@@ -15,6 +15,8 @@ export interface StackOptions {
   extraGatewayPorts?: number[];
   /** Extra environment for the gateway and agent workers (e.g. QUIRE_POLL_MS). */
   env?: Record<string, string>;
+  /** "warm" (default): flow processes forked from a pre-imported parent (prefect-flows/warm_worker.py); "process": Prefect's stock process worker. */
+  prefectWorkerKind?: "warm" | "process";
   say?: (msg: string) => void;
 }
 
@@ -63,7 +65,7 @@ export class Stack {
       PREFECT_SERVER_ANALYTICS_ENABLED: "false",
       PREFECT_API_SERVICES_FLOW_RUN_NOTIFICATIONS_ENABLED: "false",
       PREFECT_CLI_PROMPT: "false",
-      PREFECT_WORKER_QUERY_SECONDS: "1",
+      PREFECT_WORKER_QUERY_SECONDS: "0.5",
       PREFECT_WORKER_PREFETCH_SECONDS: "5",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
@@ -109,7 +111,12 @@ export class Stack {
       const deploy = execa(bin("prefect"), ["--no-prompt", "deploy", "--all"], { cwd: root, env: prefectEnv, reject: false, all: true });
       for (let i = 1; i <= (this.opts.prefectWorkers ?? 1); i++) {
         const name = `prefect-worker-${i}`;
-        await this.launch(this.define(name, bin("prefect"), ["worker", "start", "--pool", "quire", "--type", "process", "--name", `${name}-${ports.prefect}`], prefectEnv));
+        const workerName = `${name}-${ports.prefect}`;
+        const [command, args] =
+          this.opts.prefectWorkerKind === "process"
+            ? [bin("prefect"), ["worker", "start", "--pool", "quire", "--type", "process", "--name", workerName]]
+            : [bin("python"), [join(root, "prefect-flows", "warm_worker.py"), "--pool", "quire", "--name", workerName]];
+        await this.launch(this.define(name, command, args, prefectEnv));
       }
       const nodeArgs = (entry: string) => ["--import", "tsx", join(root, entry)];
       say(`starting the gateway on ${ports.gateway}`);

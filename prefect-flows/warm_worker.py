@@ -1,0 +1,182 @@
+"""A Prefect process worker whose flow processes start warm.
+
+Prefect 2's process worker starts every flow run as `python -m prefect.engine`, a fresh interpreter that
+imports Prefect (~2 s on this kind of machine) before the flow's first task. Each stage of a book is one
+flow run, so a book paid that seven times. This worker is Prefect's own ProcessWorker with one change:
+`run()` asks a fork server (warm_zygote.py, which imported Prefect once) for a child that runs the same
+engine entry point. Everything else (polling the work pool, submitting, reporting the process id,
+killing cancelled runs, crash reporting) is the stock worker's code, and it serves a plain `process` work
+pool: the stock `prefect worker start --pool quire` remains a drop-in replacement.
+
+Started by the launcher as `python prefect-flows/warm_worker.py --pool quire --name <name>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import warnings
+from collections import deque
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+import anyio
+from prefect.settings import PREFECT_WORKER_HEARTBEAT_SECONDS, PREFECT_WORKER_PREFETCH_SECONDS, PREFECT_WORKER_QUERY_SECONDS
+from prefect.utilities.processutils import get_sys_executable
+from prefect.utilities.services import critical_service_loop
+from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+
+ZYGOTE = Path(__file__).with_name("warm_zygote.py")
+
+
+class Zygote:
+    """The worker's side of the fork server's line protocol (see warm_zygote.py)."""
+
+    def __init__(self) -> None:
+        self._process: Optional[asyncio.subprocess.Process] = None
+        self._spawns: deque[asyncio.Future] = deque()
+        self._exits: dict[int, asyncio.Future] = {}
+        self._lock = asyncio.Lock()
+        self._reader: Optional[asyncio.Task] = None
+
+    async def start(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(sys.executable, str(ZYGOTE), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        ready = await self._process.stdout.readline()
+        if not ready or not json.loads(ready).get("ready"):
+            raise RuntimeError("the warm fork server did not start")
+        self._reader = asyncio.create_task(self._read())
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.returncode is None and self._reader is not None and not self._reader.done()
+
+    async def spawn(self, env: dict[str, str], cwd: str) -> int:
+        loop = asyncio.get_running_loop()
+        async with self._lock:  # answers come in request order
+            spawned = loop.create_future()
+            self._spawns.append(spawned)
+            self._process.stdin.write((json.dumps({"env": env, "cwd": cwd}) + "\n").encode())
+            await self._process.stdin.drain()
+        pid = await spawned
+        self._exit_future(pid)
+        return pid
+
+    async def wait(self, pid: int) -> int:
+        return await self._exit_future(pid)
+
+    async def stop(self) -> None:
+        if self._process and self._process.returncode is None:
+            self._process.stdin.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._process.wait(), 5)
+        if self._reader:
+            self._reader.cancel()
+
+    def _exit_future(self, pid: int) -> asyncio.Future:
+        if pid not in self._exits:
+            self._exits[pid] = asyncio.get_running_loop().create_future()
+        return self._exits[pid]
+
+    async def _read(self) -> None:
+        try:
+            async for line in self._process.stdout:
+                message = json.loads(line)
+                if "spawned" in message:
+                    self._spawns.popleft().set_result(message["spawned"])
+                elif "exited" in message:
+                    future = self._exit_future(message["exited"])
+                    if not future.done():
+                        future.set_result(message["code"])
+        finally:
+            # The fork server is gone: pending requests fail over to a plain process; its orphaned
+            # children are waited for by polling (their exit codes are lost; their flow runs report
+            # their own final states).
+            for spawned in self._spawns:
+                if not spawned.done():
+                    spawned.set_exception(RuntimeError("the warm fork server exited"))
+            for pid, future in self._exits.items():
+                if not future.done():
+                    asyncio.ensure_future(_wait_for_orphan(pid, future))
+
+
+async def _wait_for_orphan(pid: int, future: asyncio.Future) -> None:
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            future.set_result(0)
+            return
+        await asyncio.sleep(1)
+
+
+with warnings.catch_warnings():
+    # Registering under "process" replaces the stock class in this interpreter only, on purpose: this
+    # worker serves process work pools.
+    warnings.simplefilter("ignore")
+
+    class WarmProcessWorker(ProcessWorker):
+        type = "process"
+        _description = "Process worker whose flow processes are forked from a warm, pre-imported parent."
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._zygote = Zygote()
+
+        async def __aenter__(self):
+            await super().__aenter__()
+            await self._zygote.start()
+            return self
+
+        async def __aexit__(self, *exc_info):
+            await self._zygote.stop()
+            return await super().__aexit__(*exc_info)
+
+        async def run(self, flow_run, configuration: ProcessJobConfiguration, task_status=None):
+            standard = configuration.command in (None, "", f"{get_sys_executable()} -m prefect.engine")
+            if not standard or not self._zygote.alive:
+                return await super().run(flow_run, configuration, task_status)  # a custom command: the stock way
+            logger = self.get_flow_run_logger(flow_run)
+            env = {k: v for k, v in configuration.env.items() if v is not None}
+            working_dir_ctx = tempfile.TemporaryDirectory(suffix="prefect") if not configuration.working_dir else contextlib.nullcontext(configuration.working_dir)
+            with working_dir_ctx as working_dir:
+                try:
+                    pid = await self._zygote.spawn(env, str(working_dir))
+                except RuntimeError:
+                    return await super().run(flow_run, configuration, task_status)
+                logger.info(f"Forked warm process {pid}")
+                if task_status:
+                    task_status.started(f"{socket.gethostname()}:{pid}")
+                code = await self._zygote.wait(pid)
+            if code:
+                logger.error(f"Process {pid} exited with status code: {code}")
+            else:
+                logger.info(f"Process {pid} exited cleanly.")
+            return ProcessWorkerResult(status_code=code, identifier=str(pid))
+
+
+async def serve(pool: str, name: Optional[str]) -> None:
+    """The loops of `prefect worker start`, around the warm worker."""
+    query_seconds = PREFECT_WORKER_QUERY_SECONDS.value()
+    loop = partial(critical_service_loop, printer=print, jitter_range=0.3, backoff=4)
+    async with WarmProcessWorker(work_pool_name=pool, name=name, prefetch_seconds=PREFECT_WORKER_PREFETCH_SECONDS.value(), heartbeat_interval_seconds=PREFECT_WORKER_HEARTBEAT_SECONDS.value()) as worker:
+        await worker.sync_with_backend()
+        print(f"Worker {worker.name!r} started (warm processes)!", flush=True)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(loop, workload=worker.get_and_submit_flow_runs, interval=query_seconds))
+            tg.start_soon(partial(loop, workload=worker.sync_with_backend, interval=worker.heartbeat_interval_seconds))
+            tg.start_soon(partial(loop, workload=worker.check_for_cancelled_flow_runs, interval=query_seconds * 2))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--name")
+    args = parser.parse_args()
+    asyncio.run(serve(args.pool, args.name))
