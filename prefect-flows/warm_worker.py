@@ -32,6 +32,7 @@ from prefect.settings import PREFECT_WORKER_HEARTBEAT_SECONDS, PREFECT_WORKER_PR
 from prefect.utilities.processutils import get_sys_executable
 from prefect.utilities.services import critical_service_loop
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+from redis.asyncio import Redis
 
 ZYGOTE = Path(__file__).with_name("warm_zygote.py")
 
@@ -161,17 +162,47 @@ with warnings.catch_warnings():
             return ProcessWorkerResult(status_code=code, identifier=str(pid))
 
 
+def flow_runs_ready_channel() -> str:
+    """Where the gateway announces a flow run that awaits a worker (api/events/eventNotifier.ts)."""
+    return f"{os.environ.get('QUIRE_QUEUE_PREFIX', 'quire')}:flow-runs-ready"
+
+
+async def fetch_when_woken(worker: WarmProcessWorker) -> None:
+    """Fetches scheduled flow runs as soon as the gateway announces one, instead of at the next poll
+    (which stays: it finds flow runs created by anyone else, and everything while Redis is away)."""
+    while True:
+        redis = Redis.from_url(os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380"))
+        try:
+            async with redis.pubsub() as pubsub:
+                await pubsub.subscribe(flow_runs_ready_channel())
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await worker.get_and_submit_flow_runs()
+        except Exception as err:  # Redis restarting or a failed fetch: the poll covers until we are back
+            print(f"wake-ups paused ({err!r}); polling only", file=sys.stderr, flush=True)
+            await asyncio.sleep(2)
+        finally:
+            await redis.aclose()
+
+
 async def serve(pool: str, name: Optional[str]) -> None:
-    """The loops of `prefect worker start`, around the warm worker."""
+    """The loops of `prefect worker start`, around the warm worker, plus the gateway's wake-ups."""
     query_seconds = PREFECT_WORKER_QUERY_SECONDS.value()
     loop = partial(critical_service_loop, printer=print, jitter_range=0.3, backoff=4)
     async with WarmProcessWorker(work_pool_name=pool, name=name, prefetch_seconds=PREFECT_WORKER_PREFETCH_SECONDS.value(), heartbeat_interval_seconds=PREFECT_WORKER_HEARTBEAT_SECONDS.value()) as worker:
-        await worker.sync_with_backend()
+        while True:  # the Prefect server may be restarting: wait for it here rather than exit and restart
+            try:
+                await worker.sync_with_backend()
+                break
+            except Exception as err:
+                print(f"waiting for the Prefect API ({err!r})", file=sys.stderr, flush=True)
+                await asyncio.sleep(2)
         print(f"Worker {worker.name!r} started (warm processes)!", flush=True)
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(loop, workload=worker.get_and_submit_flow_runs, interval=query_seconds))
             tg.start_soon(partial(loop, workload=worker.sync_with_backend, interval=worker.heartbeat_interval_seconds))
             tg.start_soon(partial(loop, workload=worker.check_for_cancelled_flow_runs, interval=query_seconds * 2))
+            tg.start_soon(fetch_when_woken, worker)
 
 
 if __name__ == "__main__":

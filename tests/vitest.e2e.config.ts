@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["tests/e2e/**/*.test.ts"],
+    // Needs a lock held from outside the store, which only the Postgres run can do.
+    exclude: ["tests/e2e/crashInWrite.test.ts"],
     root: new URL("..", import.meta.url).pathname,
     globalSetup: ["tests/e2e/globalSetup.ts"],
     fileParallelism: false,

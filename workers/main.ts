@@ -17,7 +17,7 @@ const log = createLogger("agent-worker", settings.logLevel);
 const graph = loadStageGraph(settings.stagesFile);
 const publisher = new Redis(settings.redis.url, { maxRetriesPerRequest: 1 });
 publisher.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
-const store = notifyingStore(await openStore(settings.store, { migrate: false }), new EventNotifier(publisher, eventsChannel(settings.redis.queuePrefix)));
+const store = notifyingStore(await openStore(settings.store, { migrate: false, clientName: `quire-agent-worker-${process.pid}` }), new EventNotifier(publisher, eventsChannel(settings.redis.queuePrefix)));
 const secrets = new PrefectSecrets(createPrefectClient(settings.prefect.apiUrl));
 const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
 const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs, settings: settings.providers, credentials });

@@ -42,5 +42,7 @@ export class EventHub {
 }
 
 export const eventsChannel = (prefix: string) => `${prefix}:events`;
+/** Where the gateway wakes warm Prefect workers when a flow run awaits one (prefect-flows/warm_worker.py listens). */
+export const flowRunsReadyChannel = (prefix: string) => `${prefix}:flow-runs-ready`;
 /** Where run-stage flow runs announce (with their book run's id) that they reached a final state. */
 export const flowFinishedChannel = (prefix: string) => `${prefix}:flow-finished`;

@@ -49,7 +49,15 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
 export class PrefectRuns {
   private deploymentIdCache?: string;
 
-  constructor(private readonly client: PrefectClient, private readonly deploymentName: string) {}
+  /**
+   * @param flowRunReady called (not awaited) when a flow run awaits a worker: a new one, or a resumed
+   * suspended one. The gateway uses it to wake its warm workers (prefect-flows/warm_worker.py).
+   */
+  constructor(
+    private readonly client: PrefectClient,
+    private readonly deploymentName: string,
+    private readonly flowRunReady: () => void = () => undefined,
+  ) {}
 
   async health(): Promise<void> {
     await unwrap("health", () => this.client.GET("/health"));
@@ -81,6 +89,7 @@ export class PrefectRuns {
         body: { name: input.name, parameters: input.parameters as Record<string, never>, tags: input.tags, idempotency_key: input.idempotencyKey },
       }),
     );
+    this.flowRunReady();
     return toFlowRun(run);
   }
 
@@ -139,6 +148,7 @@ export class PrefectRuns {
   async resume(id: string): Promise<void> {
     const result = await unwrap(`resume flow run ${id}`, () => this.client.POST("/flow_runs/{id}/resume", { params: { path: { id } }, body: {} }));
     requireAccepted(`resume of flow run ${id}`, result);
+    this.flowRunReady();
   }
 
   /** Marks a Running flow run whose process is gone as Crashed, with the reason. */

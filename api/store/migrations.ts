@@ -113,6 +113,21 @@ const migrationsFor = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.createIndex("events_run_seq").on("events").columns(["run_id", "seq"]).unique().execute();
     },
   },
+  // The audit trail is append-only in the database itself, not only in the code: an UPDATE or DELETE
+  // (by a bug, a script, a hand in psql) fails.
+  "0002_audit_append_only": {
+    async up(db: Kysely<any>) {
+      if (dialect === "postgres") {
+        await sql`CREATE FUNCTION quire_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'audit entries are immutable: % refused', TG_OP USING ERRCODE = 'insufficient_privilege'; END $$`.execute(db);
+        await sql`CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries FOR EACH ROW EXECUTE FUNCTION quire_audit_append_only()`.execute(db);
+        await sql`CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries FOR EACH STATEMENT EXECUTE FUNCTION quire_audit_append_only()`.execute(db);
+      } else {
+        await sql`CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit entries are immutable: UPDATE refused'); END`.execute(db);
+        await sql`CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit entries are immutable: DELETE refused'); END`.execute(db);
+      }
+    },
+  },
 });
 
 export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<void> {

@@ -7,8 +7,14 @@ import { migrateToLatest, type SqlDialect } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { SqlStore, type WriteTransaction } from "./sqlStore.js";
 
+export interface StoreOpenOptions {
+  migrate: boolean;
+  /** Who is connecting (Postgres shows it in pg_stat_activity as application_name), e.g. "quire-gateway-<pid>". */
+  clientName?: string;
+}
+
 /** Opens the store named by the settings: Postgres when a URL is given, else the SQLite file. */
-export function openStore(settings: { sqlitePath: string; databaseUrl?: string }, opts: { migrate: boolean }): Promise<SqlStore> {
+export function openStore(settings: { sqlitePath: string; databaseUrl?: string }, opts: StoreOpenOptions): Promise<SqlStore> {
   return settings.databaseUrl ? openPostgresStore(settings.databaseUrl, opts) : openSqliteStore(settings.sqlitePath, opts);
 }
 
@@ -44,8 +50,9 @@ export async function openSqliteStore(path: string, opts: { migrate: boolean }):
  * Postgres: a pool per process; a write transaction takes a transaction-scoped advisory lock on its key
  * (the run), so writers of one run queue and writers of different runs do not wait for each other.
  */
-export async function openPostgresStore(url: string, opts: { migrate: boolean }): Promise<SqlStore> {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) }) });
+export async function openPostgresStore(url: string, opts: StoreOpenOptions): Promise<SqlStore> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, ...(opts.clientName && { application_name: opts.clientName }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (opts.migrate) await migrateToLatest(db, "postgres");
   const writeTransaction: WriteTransaction = (lockKey, fn) =>
     db.transaction().execute(async (trx) => {

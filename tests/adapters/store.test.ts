@@ -1,4 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, openSqliteStore } from "../../api/store/openStore.js";
 import type { RunRequest } from "../../api/store/records.js";
@@ -10,8 +15,8 @@ const output = (runId: string, stepId = "IDEA", stageAttempt = 1) => ({ runId, s
 const audit = (runId: string, stepId = "IDEA") => ({ runId, stageId: "idea_intake", stageAttempt: 1, stepId, iteration: 1, jobId: "j", attempt: 1, provider: "mock", model: "m", temperature: 0.5, maxTokens: 10, request: { prompt: "x" }, response: { text: "y" }, outcome: "accepted" as const, error: null, inputTokens: 1, outputTokens: 2, latencyMs: 3, finishReason: "stop" });
 const event = (runId: string) => ({ runId, type: "step.completed", stageId: "idea_intake", stepId: "IDEA", status: "completed", percent: 100 });
 
-/** One suite every store implementation must pass. */
-function storeConformance(name: string, open: () => Promise<Store>) {
+/** One suite every store implementation must pass; `rawSql` runs a statement on the same database from outside the store. */
+function storeConformance(name: string, open: () => Promise<Store>, rawSql: (statement: string) => Promise<unknown>) {
   describe(`${name} store`, () => {
     let store: Store;
     const newRun = async (extra: Partial<RunRequest> = {}, idempotencyKey?: string) => (await store.createRun({ id: randomUUID(), request: { ...request, ...extra }, idempotencyKey })).run;
@@ -94,6 +99,14 @@ function storeConformance(name: string, open: () => Promise<Store>) {
       expect(await store.listAudit({ runId: run.id, to: before })).toHaveLength(0);
     });
 
+    it("refuses to change or delete an audit entry, even by hand in SQL", async () => {
+      const run = await newRun();
+      await store.recordAudit(audit(run.id));
+      await expect(rawSql(`UPDATE audit_entries SET outcome = 'error' WHERE run_id = '${run.id}'`)).rejects.toThrow(/immutable: UPDATE refused/);
+      await expect(rawSql(`DELETE FROM audit_entries WHERE run_id = '${run.id}'`)).rejects.toThrow(/immutable: DELETE refused/);
+      expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["accepted"]);
+    });
+
     it("lists events across runs by id and category, and runs with filters and a cursor", async () => {
       const before = await store.latestEventId();
       const a = await newRun({ idea: { premise: "a", category: "cat-x" } });
@@ -109,14 +122,38 @@ function storeConformance(name: string, open: () => Promise<Store>) {
   });
 }
 
-storeConformance("SQLite", () => openSqliteStore(":memory:", { migrate: true }));
+const sqliteFile = join(mkdtempSync(join(tmpdir(), "quire-store-")), "store.db");
+storeConformance(
+  "SQLite",
+  () => openSqliteStore(sqliteFile, { migrate: true }),
+  async (statement) => {
+    const db = new BetterSqlite3(sqliteFile);
+    try {
+      db.exec(statement);
+    } finally {
+      db.close();
+    }
+  },
+);
 
 let postgres: PostgresServer;
 beforeAll(async () => {
   postgres = await startPostgres();
 }, 60_000);
 afterAll(() => postgres?.stop());
-storeConformance("Postgres", () => openPostgresStore(postgres.url, { migrate: true }));
+storeConformance(
+  "Postgres",
+  () => openPostgresStore(postgres.url, { migrate: true }),
+  async (statement) => {
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  },
+);
 
 describe("moving a run to another installation", () => {
   it("exports a run from SQLite and imports it into Postgres whole, once; an unfinished one arrives failed and resumable", async () => {

@@ -19,6 +19,8 @@ declare module "vitest" {
     fakeOpenAiUrl: string;
     fakeGeminiUrl: string;
     providerKeys: string[];
+    /** Only in the Postgres run (globalSetupPostgres.ts): the store's database, for tests that look inside it. */
+    databaseUrl?: string;
   }
 }
 

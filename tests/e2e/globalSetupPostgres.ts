@@ -5,6 +5,7 @@ import { startE2eStack } from "./globalSetup.js";
 /** The same stack with its store on a real PostgreSQL (Debian's server, temporary data folder). */
 export default async function setup(project: TestProject) {
   const postgres = await startPostgres();
+  project.provide("databaseUrl", postgres.url);
   const teardown = await startE2eStack(project, { DATABASE_URL: postgres.url });
   return async () => {
     await teardown();

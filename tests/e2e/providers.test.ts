@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { call, eventually, helloWorld, waitForRun } from "./gatewayClient.js";
 
@@ -60,7 +61,23 @@ describe("real provider adapters against local OpenAI and Gemini servers", () =>
     }
     const home = inject("stackHome");
     for (const file of readdirSync(join(home, "logs"))) texts.push(readFileSync(join(home, "logs", file), "utf8"));
-    texts.push(readFileSync(join(home, "quire.db")).toString("latin1"));
+    const stored = await storeContents(home);
+    expect(stored).toContain(list.runs[0].runId); // the store was really read
+    texts.push(stored);
     for (const key of keys) for (const text of texts) expect(text.includes(key)).toBe(false);
   });
 });
+
+/** Everything the store holds, as text: the SQLite files byte for byte, or every row of every table on Postgres. */
+async function storeContents(home: string): Promise<string> {
+  const databaseUrl = inject("databaseUrl");
+  if (!databaseUrl) return ["quire.db", "quire.db-wal"].filter((f) => existsSync(join(home, f))).map((f) => readFileSync(join(home, f)).toString("latin1")).join("\n");
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const tables = ["runs", "stage_runs", "step_outputs", "audit_entries", "events"];
+    return (await Promise.all(tables.map(async (t) => JSON.stringify((await client.query(`SELECT * FROM ${t}`)).rows)))).join("\n");
+  } finally {
+    await client.end();
+  }
+}
