@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { execa } from "execa";
 import type { Stack } from "../stack/stack.js";
 import { percentile } from "./stats.js";
@@ -56,16 +57,32 @@ export async function runLoad(stack: Stack, books: number, book: any): Promise<L
 async function sampleRss(stack: Stack, peak: Record<string, number>) {
   const { stdout } = await execa("ps", ["-eo", "pid=,ppid=,rss=,args="], { reject: false });
   const rows = stdout.split("\n").map((l) => l.trim().split(/\s+/)).map(([pid, ppid, rss, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), rssKiB: Number(rss), args: args.join(" ") }));
+  const byPid = new Map(rows.map((r) => [r.pid, r]));
   const byParent = new Map<number, typeof rows>();
   for (const r of rows) byParent.set(r.ppid, [...(byParent.get(r.ppid) ?? []), r]);
   const tree = (pid: number): typeof rows => (byParent.get(pid) ?? []).flatMap((c) => [c, ...tree(c.pid)]);
+  // A flow process: `python -m prefect.engine` (stock worker) or a child forked by the warm worker's fork server.
+  const isFlow = (r: (typeof rows)[number]) => r.args.includes("prefect.engine") || (r.args.includes("warm_zygote.py") && !!byPid.get(r.ppid)?.args.includes("warm_zygote.py"));
   for (const [name, proc] of stack.processes) {
     if (!proc.pid) continue;
     const own = rows.find((r) => r.pid === proc.pid);
     const family = [own, ...tree(proc.pid)].filter(Boolean) as typeof rows;
-    const flows = family.filter((r) => r.args.includes("prefect.engine"));
-    const rest = family.filter((r) => !r.args.includes("prefect.engine")).reduce((sum, r) => sum + r.rssKiB, 0) / 1024;
+    const rest = family.filter((r) => !isFlow(r)).reduce((sum, r) => sum + r.rssKiB, 0) / 1024;
     peak[name] = Math.max(peak[name] ?? 0, Math.round(rest));
-    for (const f of flows) peak["flow run (each)"] = Math.max(peak["flow run (each)"] ?? 0, Math.round(f.rssKiB / 1024));
+    for (const f of family.filter(isFlow)) {
+      peak["flow run (each, RSS)"] = Math.max(peak["flow run (each, RSS)"] ?? 0, Math.round(f.rssKiB / 1024));
+      const pss = proportionalSetSizeKiB(f.pid);
+      if (pss) peak["flow run (each, PSS)"] = Math.max(peak["flow run (each, PSS)"] ?? 0, Math.round(pss / 1024));
+    }
+  }
+}
+
+/** Memory a process holds with shared pages split among their sharers (forked flow processes share most of theirs). */
+function proportionalSetSizeKiB(pid: number): number | undefined {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined; // gone already
   }
 }
