@@ -91,12 +91,15 @@ export class RunDriver {
   private async advance(run: RunRecord): Promise<void> {
     const stage = (await this.deps.store.listStageRuns(run.id)).at(-1);
     if (!stage) {
-      if (run.status !== "queued") return; // paused or cancelling before any stage: nothing runs
       const first = nextStage(this.deps.graph, run.request.stages, null);
-      if (first && (await this.transition(run, ["queued"], { status: "running", currentStageId: first.id }, "run.started"))) {
+      if (!first) return;
+      if (run.status === "queued" && (await this.transition(run, ["queued"], { status: "running", currentStageId: first.id }, "run.started"))) {
         await this.deps.launcher.start({ ...run, status: "running" }, first.id);
+      } else if (run.status === "running") {
+        // A gateway stopped between run.started and recording the first stage: start it now.
+        await this.deps.launcher.start(run, first.id);
       }
-      return;
+      return; // paused or cancelling before any stage: nothing runs
     }
     if (!stage.flowRunId) {
       // The gateway stopped between recording the stage and creating its flow run: create it now (idempotent).
