@@ -17,6 +17,7 @@ import { cancelAnnouncer } from "./runs/runCancellations.js";
 import { RunControl } from "./runs/runControl.js";
 import { RunDriver } from "./runs/runDriver.js";
 import { StageLauncher } from "./runs/stageLauncher.js";
+import { StandbyFlowRuns } from "./runs/standbyFlowRuns.js";
 import { RunService } from "./runs/runService.js";
 import { Credentials } from "./config/credentials.js";
 import { PrefectSecrets } from "./prefect/prefectSecrets.js";
@@ -45,13 +46,15 @@ const secrets = new PrefectSecrets(prefectClient);
 const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
 const providerDefaults: ProviderDefaults = { provider: settings.defaultProvider, models: { mock: "mock-writer-1", openai: settings.providers.openai.model, gemini: settings.providers.gemini.model } };
 const holds = new HoldFlags(redis, settings.redis.queuePrefix);
-const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log });
-const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
-const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel });
 // A flow run counts as dead when its lease has been missing for a lease period after it went Running.
 const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
+// Each stage starts the book's next flow run ahead, so the next stage does not wait for a flow process to start.
+const standby = settings.prefect.standbyFlowRuns ? new StandbyFlowRuns(redis, settings.redis.queuePrefix) : undefined;
+const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, standby, leases });
+const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
+const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel });
 const locks = new DriveLocks(redis, settings.redis.queuePrefix);
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, pollMs: settings.prefect.pollMs });
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, standby, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks): the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();

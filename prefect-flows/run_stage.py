@@ -10,6 +10,7 @@ never pays twice for a step.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from typing import Any, Optional
@@ -18,6 +19,7 @@ from bullmq import Job, Queue
 from prefect import flow, get_run_logger, suspend_flow_run, task
 from prefect.context import get_run_context
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
@@ -29,6 +31,8 @@ PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
 # The flow's lease: renewed every HEARTBEAT_SECONDS; when it lapses the gateway marks the run Crashed.
 HEARTBEAT_SECONDS = float(os.environ.get("QUIRE_FLOW_HEARTBEAT_SECONDS", "3"))
 LEASE_SECONDS = int(os.environ.get("QUIRE_FLOW_LEASE_SECONDS", "15"))
+# A standby flow run that no stage claims within this long ends, unused.
+STANDBY_SECONDS = float(os.environ.get("QUIRE_FLOW_STANDBY_SECONDS", "600"))
 
 
 class StepFailed(Exception):
@@ -153,28 +157,67 @@ async def announce_finished(flow: Any, flow_run: Any, state: Any) -> None:
         await redis.aclose()
 
 
+def standby_key(flow_run_id: str) -> str:
+    """A standby flow run's assignment: the stage the gateway gives it, or "expired" (api/runs/standbyFlowRuns.ts)."""
+    return f"{QUEUE_PREFIX}:standby:{flow_run_id}"
+
+
+async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
+    """A standby flow run (started ahead, while the book's previous stage runs) waits here for its stage.
+
+    The gateway's claim and this run's expiry are the same SET NX on one key, so exactly one of them
+    wins: either the stage arrives (returned), or nobody wanted it in time or it was dismissed (None).
+    """
+    deadline = time.monotonic() + STANDBY_SECONDS
+    while True:
+        try:
+            value = await redis.get(standby_key(flow_run_id))
+            if value is None and time.monotonic() > deadline:
+                if await redis.set(standby_key(flow_run_id), json.dumps({"expired": True}), nx=True, ex=86400):
+                    return None
+                continue  # claimed at the last moment
+            if value is not None:
+                assignment = json.loads(value)
+                return None if assignment.get("expired") or assignment.get("dismissed") else assignment
+            await redis.blpop([f"{standby_key(flow_run_id)}:bell"], timeout=1)
+        except (ConnectionError, OSError, RedisError):
+            await asyncio.sleep(1)  # Redis restarting: the assignment, if any, is kept (append-only file)
+
+
 @flow(name="run-stage", log_prints=False, on_completion=[announce_finished], on_failure=[announce_finished])
-async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None) -> dict:
-    """Runs the stage's steps in order (repeating the loop, if any, until its review accepts)."""
+async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None, standby: bool = False) -> dict:
+    """Runs the stage's steps in order (repeating the loop, if any, until its review accepts). A standby
+    run first waits for the stage it is given (the gateway also renames it in Prefect)."""
     logger = get_run_logger()
-    tags = [f"book:{runId}", f"stage:{stageId}"]
-    index, iteration, done = 0, 1, []
     redis = Redis.from_url(REDIS_URL)
     lease = asyncio.create_task(keep_lease(redis, str(get_run_context().flow_run.id)))
     try:
-        while index < len(steps):
-            await honour_hold(redis, runId)
-            step = steps[index]
-            label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
-            result = await run_step.with_options(
-                task_run_name=label,
-                tags=[*tags, f"step:{step['stepId']}"],
-                retries=int(step.get("retries", 0)),
-            )(runId, stageId, attempt, step, iteration)
-            logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
-            done.append(label)
-            index, iteration = next_step_index(steps, index, iteration, loop, result)
+        if standby:
+            assignment = await wait_for_stage(redis, str(get_run_context().flow_run.id))
+            if assignment is None:
+                return {"runId": runId, "standby": "unused"}
+            stageId, attempt, steps, loop = assignment["stageId"], assignment["attempt"], assignment["steps"], assignment.get("loop")
+            logger.info("standby flow run takes stage %s (attempt %s)", stageId, attempt)
+        return await run_steps(redis, runId, stageId, attempt, steps, loop)
     finally:
         lease.cancel()
         await redis.aclose()
+
+
+async def run_steps(redis: Redis, runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict]) -> dict:
+    logger = get_run_logger()
+    tags = [f"book:{runId}", f"stage:{stageId}"]
+    index, iteration, done = 0, 1, []
+    while index < len(steps):
+        await honour_hold(redis, runId)
+        step = steps[index]
+        label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
+        result = await run_step.with_options(
+            task_run_name=label,
+            tags=[*tags, f"step:{step['stepId']}"],
+            retries=int(step.get("retries", 0)),
+        )(runId, stageId, attempt, step, iteration)
+        logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
+        done.append(label)
+        index, iteration = next_step_index(steps, index, iteration, loop, result)
     return {"runId": runId, "stageId": stageId, "attempt": attempt, "steps": done}

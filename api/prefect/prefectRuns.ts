@@ -93,14 +93,21 @@ export class PrefectRuns {
     return toFlowRun(run);
   }
 
+  /** Renames a flow run and replaces its tags and parameters (what the UI shows; a rerun uses the parameters). */
+  async updateFlowRun(id: string, patch: { name: string; tags: string[]; parameters: Record<string, unknown> }): Promise<void> {
+    await unwrap(`update flow run ${id}`, () =>
+      this.client.PATCH("/flow_runs/{id}", { params: { path: { id } }, body: { name: patch.name, tags: patch.tags, parameters: patch.parameters as Record<string, never> } }),
+    );
+  }
+
   async readFlowRun(id: string): Promise<FlowRunView> {
     return toFlowRun(await unwrap(`read flow run ${id}`, () => this.client.GET("/flow_runs/{id}", { params: { path: { id } } })));
   }
 
-  async flowRunsTagged(tags: string[]): Promise<FlowRunView[]> {
+  async flowRunsTagged(tags: string[], states?: PrefectStateType[]): Promise<FlowRunView[]> {
     const runs = await unwrap(
       "filter flow runs",
-      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags }, ...(states && { state: { type: { any_: states } } }) }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
     );
     return runs.map(toFlowRun);
   }

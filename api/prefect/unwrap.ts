@@ -24,7 +24,7 @@ export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): P
       throw new Unavailable(`Prefect API is not reachable (${what}): ${(err as Error).message}`, undefined, { cause: err });
     }
     const { data, error, response } = result;
-    if (response.ok && data !== undefined) return data;
+    if (response.ok && (data !== undefined || response.status === 204)) return data as T; // 204: an update, no body
     if (transient(response.status) && attempt < delays.length) {
       await sleep(delays[attempt]!);
       continue;

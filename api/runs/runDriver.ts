@@ -10,6 +10,10 @@ import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
+import { STANDBY_TAG, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+
+/** How often the driver looks for standby flow runs whose process died. */
+const SWEEP_EVERY_MS = 10_000;
 
 export interface RunDriverDeps {
   store: Store;
@@ -27,6 +31,8 @@ export interface RunDriverDeps {
   announceCancel: (runId: string) => Promise<void>;
   /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
   crashRetries?: number;
+  /** A finished book's standby flow run is dismissed (api/runs/standbyFlowRuns.ts). */
+  standby?: StandbyFlowRuns;
 }
 
 /**
@@ -39,6 +45,7 @@ export class RunDriver {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private nudged = false;
+  private lastSweep = 0;
 
   constructor(private readonly deps: RunDriverDeps) {}
 
@@ -67,6 +74,10 @@ export class RunDriver {
     this.ticking = true;
     this.nudged = false;
     try {
+      if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
+        this.lastSweep = Date.now();
+        await this.sweepDeadStandbys().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
+      }
       for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
         const locks = this.deps.locks;
         if (locks && !(await locks.acquire(run.id).catch(() => true))) continue; // another gateway drives it now
@@ -128,7 +139,7 @@ export class RunDriver {
           }
         }
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
-          await store.updateStageRun(key, { status: "running", startedAt: flowRun.startTime ?? new Date().toISOString() });
+          await store.updateStageRun(key, { status: "running", startedAt: startOf(stage, flowRun) });
         }
         if (flowRun.stateType === "RUNNING" && (await this.deps.leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
@@ -156,7 +167,7 @@ export class RunDriver {
         }
         return;
       case "COMPLETED":
-        await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? flowRun.startTime, endedAt: flowRun.endTime ?? new Date().toISOString() });
+        await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? startOf(stage, flowRun), endedAt: flowRun.endTime ?? new Date().toISOString() });
         await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
         return this.afterStage(run, { ...stage, status: "completed" });
       case "CANCELLED":
@@ -173,6 +184,7 @@ export class RunDriver {
         if (flowRun.stateType === "CRASHED" && attempts <= (this.deps.crashRetries ?? 3) && run.status === "running") {
           // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, "stage flow run crashed; starting the stage again");
+          await this.deps.standby?.dismiss(run.id).catch(() => undefined); // whatever killed the flow may have killed its standby too
           await this.deps.launcher.start(run, stage.stageId);
           return;
         }
@@ -181,6 +193,20 @@ export class RunDriver {
       }
       default:
         return;
+    }
+  }
+
+  /**
+   * A standby flow run whose process died (killed with its worker) would stay Running in Prefect forever,
+   * since no stage follows it: mark it Crashed, as the driver does for a stage's flow run.
+   */
+  private async sweepDeadStandbys(): Promise<void> {
+    const { prefect, leases, log } = this.deps;
+    if (!this.deps.standby || !leases) return;
+    for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
+      if (!(await leases.lapsed(flowRun.id, flowRun.stateTimestamp))) continue;
+      log.warn({ flowRunId: flowRun.id }, "standby flow run holds no lease: its process is gone; marking it Crashed");
+      await prefect.markCrashed(flowRun.id, "the standby flow process stopped renewing its lease").catch(() => undefined);
     }
   }
 
@@ -207,16 +233,25 @@ export class RunDriver {
     const from = drivenStatuses.filter((s) => s !== status);
     const changed = await this.transition(run, from, { status, error, completedAt: new Date().toISOString() }, `run.${status}`, { data: { ...data, ...(error ? { reason: error } : {}) } });
     if (changed) this.deps.log.info({ runId: run.id, status, error }, "run finished");
+    await this.deps.standby?.dismiss(run.id).catch(() => undefined);
   }
 
   /** Changes the run only if it is still in one of `from`, then appends the event; false if it moved on. */
   private async transition(run: RunRecord, from: RunStatus[], patch: Parameters<Store["updateRun"]>[2], event?: string, fields: RunEventFields = {}): Promise<boolean> {
     const changed = await this.deps.store.updateRun(run.id, from, patch);
     if (changed && event) await this.event({ ...run, ...(patch.status ? { status: patch.status } : {}) }, event, { status: patch.status ?? run.status, ...fields });
+    // A paused run holds no process: its standby flow run ends; a resume starts the next stage afresh.
+    if (changed && patch.status === "paused") await this.deps.standby?.dismiss(run.id).catch(() => undefined);
     return changed;
   }
 
   private event(run: RunRecord, type: string, fields: RunEventFields): Promise<void> {
     return emitRunEvent(this.deps.store, this.deps.graph, run, type, fields);
   }
+}
+
+/** When the stage started running: its flow run's start, or the stage's own creation for a standby flow run that started before it. */
+function startOf(stage: StageRunRecord, flowRun: FlowRunView): string {
+  const started = flowRun.startTime ?? new Date().toISOString();
+  return Date.parse(started) < Date.parse(stage.createdAt) ? stage.createdAt : started;
 }

@@ -1,0 +1,77 @@
+"""A standby flow run's wait for its stage, against a real redis-server (started here on a free port)."""
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from redis.asyncio import Redis
+
+import run_stage
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WaitForStage(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.folder = tempfile.mkdtemp()
+        cls.port = free_port()
+        cls.server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(cls.port), "--bind", "127.0.0.1", "--save", "", "--dir", cls.folder], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", cls.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.terminate()
+        cls.server.wait()
+        shutil.rmtree(cls.folder, ignore_errors=True)
+
+    async def asyncSetUp(self):
+        self.redis = Redis(port=self.port)
+        self.saved_seconds = run_stage.STANDBY_SECONDS
+
+    async def asyncTearDown(self):
+        run_stage.STANDBY_SECONDS = self.saved_seconds
+        await self.redis.aclose()
+
+    async def give(self, flow_run_id: str, value: dict) -> bool:
+        """What the gateway does (api/runs/standbyFlowRuns.ts): SET NX, then ring."""
+        won = await self.redis.set(run_stage.standby_key(flow_run_id), json.dumps(value), nx=True)
+        if won:
+            await self.redis.rpush(f"{run_stage.standby_key(flow_run_id)}:bell", "1")
+        return bool(won)
+
+    async def test_takes_the_stage_it_is_given_while_it_waits(self):
+        waiting = asyncio.create_task(run_stage.wait_for_stage(self.redis, "fr-given"))
+        await asyncio.sleep(0.2)
+        self.assertTrue(await self.give("fr-given", {"stageId": "title", "attempt": 1, "steps": []}))
+        self.assertEqual(await asyncio.wait_for(waiting, 5), {"stageId": "title", "attempt": 1, "steps": []})
+
+    async def test_ends_unused_when_dismissed(self):
+        waiting = asyncio.create_task(run_stage.wait_for_stage(self.redis, "fr-dismissed"))
+        self.assertTrue(await self.give("fr-dismissed", {"dismissed": True}))
+        self.assertIsNone(await asyncio.wait_for(waiting, 5))
+
+    async def test_gives_up_after_its_time_and_then_cannot_be_given_a_stage(self):
+        run_stage.STANDBY_SECONDS = 0.3
+        self.assertIsNone(await asyncio.wait_for(run_stage.wait_for_stage(self.redis, "fr-expired"), 5))
+        self.assertFalse(await self.give("fr-expired", {"stageId": "title", "attempt": 1, "steps": []}))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { call, eventually, helloWorld, midStructure, stackControl, waitForRun } from "./gatewayClient.js";
+import { prefect } from "./prefectView.js";
+
+const submit = async (premise: string) => (await call("/orchestrator/run", { body: { ...helloWorld(premise), stages: ["idea_intake", "structure", "title"] } })).body.runId as string;
+
+describe("standby flow runs (the next stage's flow run starts while the current one runs)", () => {
+  it("gives each later stage a flow run that was already up, renamed and retagged for it", async () => {
+    const runId = await submit(`standby ${Date.now()}`);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    const flowRuns = await Promise.all(run.stages.map((s: any) => prefect().readFlowRun(s.flowRunId)));
+    expect(flowRuns.map((f) => f.name)).toEqual(["idea_intake", "structure", "title"].map((s) => `${runId.slice(0, 8)}-${s}-a1`));
+    for (const [i, f] of flowRuns.entries()) expect(f.tags).toEqual(expect.arrayContaining([`book:${runId}`, `stage:${run.stages[i].stageId}`]));
+    for (let i = 1; i < flowRuns.length; i++) {
+      // Started before the stage before it ended: its process start overlapped that stage.
+      expect(Date.parse(flowRuns[i]!.startTime!)).toBeLessThan(Date.parse(flowRuns[i - 1]!.endTime!));
+    }
+    // Every standby was taken by a stage; none is left over, and the book's flow runs are its three stages.
+    expect(await prefect().flowRunsTagged([`standby-for:${runId}`])).toEqual([]);
+    expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(3);
+  });
+
+  it("ends the waiting standby when the run is cancelled, so no flow process is left behind", async () => {
+    const runId = await submit(`standby-cancel ${Date.now()} [mock:delay=800]`);
+    await waitForRun(runId, { until: midStructure });
+    const [waiting] = await prefect().flowRunsTagged([`standby-for:${runId}`]);
+    expect(waiting?.stateType).toBe("RUNNING"); // the title stage's flow run, up and waiting
+    await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
+    expect((await waitForRun(runId)).status).toBe("cancelled");
+    const ended = await eventually("the standby to end", async () => {
+      const standby = await prefect().readFlowRun(waiting!.id);
+      return standby.stateType === "COMPLETED" ? standby : undefined;
+    });
+    expect(ended.name).toBe(`${runId.slice(0, 8)}-standby`); // never given a stage
+    expect((await prefect().taskRunsOf(ended.id))).toEqual([]);
+  });
+
+  it("marks a standby whose process was killed Crashed, so it does not stay Running, and the book still completes", async () => {
+    const runId = await submit(`standby-kill ${Date.now()} [mock:delay=800]`);
+    await waitForRun(runId, { until: midStructure });
+    const [waiting] = await prefect().flowRunsTagged([`standby-for:${runId}`]);
+    expect(waiting?.stateType).toBe("RUNNING");
+    await stackControl("kill", "prefect-worker-1"); // its process group: the stage's flow process and the standby
+    await stackControl("restart", "prefect-worker-1");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    await eventually("the dead standby to be marked Crashed", async () => (await prefect().readFlowRun(waiting!.id)).stateType === "CRASHED", 60_000);
+  });
+});
