@@ -31,20 +31,29 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   async command(runId: string, command: RunCommand): Promise<RunRecord> {
-    const { store, graph } = this.deps;
-    const run = await store.getRun(runId);
-    if (!run) throw new NotFound(`no run with id ${runId}`);
-    if (command.type === "rollback" && !graph.stages.some((s) => s.id === command.toStage)) {
+    if (command.type === "rollback" && !this.deps.graph.stages.some((s) => s.id === command.toStage)) {
       throw new NotFound(`no stage with id ${command.toStage}; see GET /stages/defaults`);
     }
+    // The run driver moves runs on concurrently (a run submitted a moment ago may be starting): when the
+    // run changed between reading and writing, decide again on the fresh state rather than answer 409.
+    for (let attempt = 1; ; attempt++) {
+      const done = await this.tryCommand(runId, command);
+      if (done) return done;
+      if (attempt === 5) throw new Conflict(`run ${runId} kept changing while the ${command.type} was handled; read it and try again`);
+    }
+  }
+
+  /** The command applied to the run as read now, or null when the run changed before it was written. */
+  private async tryCommand(runId: string, command: RunCommand): Promise<RunRecord | null> {
+    const { store } = this.deps;
+    const run = await store.getRun(runId);
+    if (!run) throw new NotFound(`no run with id ${runId}`);
     const facts = await this.gatherFacts(run);
     const decision = decide(facts, command);
     if (!decision.ok) throw new Conflict(decision.reason, { status: run.status, command: command.type });
 
     const patch = { status: decision.status, ...(decision.status === "running" || decision.status === "queued" ? { error: null, completedAt: null } : {}), ...(decision.status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
-    if (!(await store.updateRun(run.id, [run.status], patch))) {
-      throw new Conflict(`run ${run.id} changed while the ${command.type} was handled; read it and try again`);
-    }
+    if (!(await store.updateRun(run.id, [run.status], patch))) return null;
     const updated = (await store.getRun(run.id))!;
     for (const effect of decision.effects) await this.apply(updated, effect, facts);
     this.deps.log.info({ runId, command: command.type, from: run.status, to: decision.status }, "run command applied");

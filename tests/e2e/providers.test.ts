@@ -76,7 +76,9 @@ async function storeContents(home: string): Promise<string> {
   await client.connect();
   try {
     const tables = ["runs", "stage_runs", "step_outputs", "audit_entries", "events"];
-    return (await Promise.all(tables.map(async (t) => JSON.stringify((await client.query(`SELECT * FROM ${t}`)).rows)))).join("\n");
+    const dumps: string[] = [];
+    for (const table of tables) dumps.push(JSON.stringify((await client.query(`SELECT * FROM ${table}`)).rows));
+    return dumps.join("\n");
   } finally {
     await client.end();
   }
