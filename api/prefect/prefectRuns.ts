@@ -12,6 +12,7 @@ export interface FlowRunView {
   message: string | null;
   /** When the current state began (e.g. when it last went Running). */
   stateTimestamp: string | null;
+  createdAt: string | null;
   startTime: string | null;
   endTime: string | null;
   tags: string[];
@@ -37,6 +38,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
   stateName: r.state_name ?? null,
   message: r.state?.message ?? null,
   stateTimestamp: r.state?.timestamp ?? null,
+  createdAt: r.created ?? null,
   startTime: r.start_time ?? null,
   endTime: r.end_time ?? null,
   tags: r.tags ?? [],

@@ -6,14 +6,15 @@ const submit = async (premise: string) => (await call("/orchestrator/run", { bod
 
 describe("standby flow runs (the next stage's flow run starts while the current one runs)", () => {
   it("gives each later stage a flow run that was already up, renamed and retagged for it", async () => {
-    const runId = await submit(`standby ${Date.now()}`);
+    const runId = await submit(`standby ${Date.now()} [mock:delay=1000]`); // stages long enough for a flow process to start
     const run = await waitForRun(runId);
     expect(run.status).toBe("completed");
     const flowRuns = await Promise.all(run.stages.map((s: any) => prefect().readFlowRun(s.flowRunId)));
     expect(flowRuns.map((f) => f.name)).toEqual(["idea_intake", "structure", "title"].map((s) => `${runId.slice(0, 8)}-${s}-a1`));
     for (const [i, f] of flowRuns.entries()) expect(f.tags).toEqual(expect.arrayContaining([`book:${runId}`, `stage:${run.stages[i].stageId}`]));
     for (let i = 1; i < flowRuns.length; i++) {
-      // Started before the stage before it ended: its process start overlapped that stage.
+      // Created, and started, while the stage before it ran: its process start overlapped that stage.
+      expect(Date.parse(flowRuns[i]!.createdAt!)).toBeLessThan(Date.parse(flowRuns[i - 1]!.endTime!));
       expect(Date.parse(flowRuns[i]!.startTime!)).toBeLessThan(Date.parse(flowRuns[i - 1]!.endTime!));
     }
     // Every standby was taken by a stage; none is left over, and the book's flow runs are its three stages.
