@@ -36,7 +36,6 @@ export class Stack {
   readonly home: string;
   readonly processes = new Map<string, ManagedProcess>();
   private readonly readiness = new Map<string, () => Promise<void>>();
-  private readonly beforeStart = new Map<string, () => Promise<void>>();
   private readonly starting = new Set<string>();
   private started = false;
   private readonly killAll = () => this.processes.forEach((p) => p.killNow());
@@ -94,13 +93,11 @@ export class Stack {
         say(`starting Redis on ${ports.redis}`);
         waits.push(this.launch(redis));
       }
-      const server = this.define("prefect-server", bin("prefect"), ["server", "start", "--host", "127.0.0.1", "--port", String(ports.prefect)], prefectEnv, (p) =>
+      // What `prefect server start` runs, minus its port check: that check binds without SO_REUSEADDR,
+      // so after a crash it refuses the port for a minute (connections in TIME_WAIT); uvicorn does not.
+      const serverArgs = ["-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", String(ports.prefect), "--timeout-keep-alive", "5"];
+      const server = this.define("prefect-server", bin("python"), serverArgs, prefectEnv, (p) =>
         waitFor("Prefect server", () => httpOk(`${this.prefectApiUrl}/health`), { timeoutMs: 120_000, intervalMs: 500, failFast: failFast(p) }),
-      );
-      // `prefect server start` refuses a port with connections in TIME_WAIT (it binds without
-      // SO_REUSEADDR), as after a crash: wait until the port is free for it.
-      this.beforeStart.set("prefect-server", () =>
-        waitFor(`port ${ports.prefect} free for Prefect`, async () => (await execa(bin("python"), ["-c", `import socket; socket.socket().bind(("127.0.0.1", ${ports.prefect}))`], { reject: false })).exitCode === 0, { timeoutMs: 90_000, intervalMs: 1000 }),
       );
       say(`starting Prefect server on ${ports.prefect} (home ${prefectEnv.PREFECT_HOME})`);
       waits.push(this.launch(server));
@@ -172,7 +169,6 @@ export class Stack {
     if (p.running || this.starting.has(p.name)) return;
     this.starting.add(p.name);
     try {
-      await this.beforeStart.get(p.name)?.();
       p.start();
     } finally {
       this.starting.delete(p.name);
