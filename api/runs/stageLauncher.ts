@@ -8,7 +8,7 @@ import type { FlowLeases } from "./flowLeases.js";
 import { nextStage } from "./guards.js";
 import { emitRunEvent } from "./runEvents.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
-import { STANDBY_TAG, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+import { isStandbyTag, standbyTags, type StandbyFlowRuns } from "./standbyFlowRuns.js";
 
 export interface StageLauncherDeps {
   store: Store;
@@ -83,7 +83,7 @@ export class StageLauncher {
       const target = this.flowRunFor(run, stage);
       const { runId: _runId, ...assignment } = target.parameters;
       if (!(await standby.assign(flowRunId, assignment))) return null; // it gave up waiting just now
-      const tags = [...new Set([...target.tags, ...flowRun.tags.filter((t) => t !== STANDBY_TAG && !t.startsWith("standby-for:"))])]; // keeps the deployment's tags
+      const tags = [...new Set([...target.tags, ...flowRun.tags.filter((t) => !isStandbyTag(t))])]; // keeps the deployment's tags
       await prefect.updateFlowRun(flowRunId, { ...target, tags }).catch((err) => log.warn({ flowRunId, err: err.message }, "could not rename the standby flow run"));
       return flowRunId;
     } catch (err) {
@@ -101,7 +101,7 @@ export class StageLauncher {
       const flowRun = await prefect.createFlowRun({
         name: `${run.id.slice(0, 8)}-standby`,
         parameters: { runId: run.id, stageId: "", attempt: 0, steps: [], standby: true },
-        tags: [STANDBY_TAG, `standby-for:${run.id}`],
+        tags: standbyTags(run.id),
         idempotencyKey: `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`,
       });
       await standby.remember(run.id, flowRun.id);

@@ -3,6 +3,12 @@ import type { Redis } from "ioredis";
 /** The Prefect tag of a flow run still waiting as a standby (a stage that takes it replaces its tags). */
 export const STANDBY_TAG = "standby";
 
+/** A waiting standby's Prefect tags: standby, and the book it waits for. */
+export const standbyTags = (runId: string) => [STANDBY_TAG, `standby-for:${runId}`];
+
+/** True for the tags that mark a flow run as a waiting standby (dropped when a stage takes it). */
+export const isStandbyTag = (tag: string) => tag === STANDBY_TAG || tag.startsWith("standby-for:");
+
 /** What a standby flow run is told to run (the run-stage flow's own parameters). */
 export interface StageAssignment {
   stageId: string;
