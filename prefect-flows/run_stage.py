@@ -21,6 +21,8 @@ from prefect.context import get_run_context
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from api_outage import outage_handler, run_riding_outages
+
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
 # How often a waiting step reads its job (one HGETALL): the latency of a result's trip back.
@@ -206,17 +208,18 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
 
 async def run_steps(redis: Redis, runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict]) -> dict:
     logger = get_run_logger()
+    flow_run_id = get_run_context().flow_run.id
     tags = [f"book:{runId}", f"stage:{stageId}"]
     index, iteration, done = 0, 1, []
     while index < len(steps):
         await honour_hold(redis, runId)
         step = steps[index]
         label = step["stepId"] if iteration == 1 else f"{step['stepId']}#{iteration}"
-        result = await run_step.with_options(
-            task_run_name=label,
-            tags=[*tags, f"step:{step['stepId']}"],
-            retries=int(step.get("retries", 0)),
-        )(runId, stageId, attempt, step, iteration)
+        step_task = run_step.with_options(task_run_name=label, tags=[*tags, f"step:{step['stepId']}"], retries=int(step.get("retries", 0)))
+        result = await run_riding_outages(
+            lambda: step_task(runId, stageId, attempt, step, iteration),
+            outage_handler(flow_run_id, label, logger.warning),
+        )
         logger.info("step %s done (output v%s%s)", label, result.get("version"), ", reused" if result.get("reused") else "")
         done.append(label)
         index, iteration = next_step_index(steps, index, iteration, loop, result)

@@ -170,6 +170,22 @@ export class PrefectRuns {
   }
 
   /**
+   * Marks Crashed the task runs a crashed flow run left Running or Pending: its process is gone, so
+   * nothing will ever finish them, and the Prefect UI would show them running forever. Returns how many.
+   */
+  async crashLeftoverTaskRuns(flowRunId: string, message: string): Promise<number> {
+    const leftovers = (await this.taskRunsOf(flowRunId)).filter((t) => t.stateType === "RUNNING" || t.stateType === "PENDING");
+    for (const taskRun of leftovers) {
+      const result = await unwrap(
+        `mark task run ${taskRun.id} crashed`,
+        () => this.client.POST("/task_runs/{id}/set_state", { params: { path: { id: taskRun.id } }, body: { state: { type: "CRASHED", name: "Crashed", message }, force: false } }),
+      );
+      requireAccepted(`crash of task run ${taskRun.id}`, result);
+    }
+    return leftovers.length;
+  }
+
+  /**
    * Asks Prefect to cancel a flow run: a running one goes Cancelling (the worker kills its process, then
    * Cancelled); one not yet running, or suspended, goes straight to Cancelled (Prefect answers REJECT
    * with that state, which is success here).

@@ -178,6 +178,7 @@ export class RunDriver {
         return;
       case "CRASHED":
       case "FAILED": {
+        if (flowRun.stateType === "CRASHED") await this.tidyCrashed(flowRun);
         await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
         if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
         const attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
@@ -194,6 +195,12 @@ export class RunDriver {
       default:
         return;
     }
+  }
+
+  /** A crashed flow run's task runs that were cut off would show Running in the Prefect UI forever. Best effort. */
+  private async tidyCrashed(flowRun: FlowRunView): Promise<void> {
+    const message = `its flow run crashed: ${flowRun.message ?? "no message"}`;
+    await this.deps.prefect.crashLeftoverTaskRuns(flowRun.id, message).catch((err) => this.deps.log.warn({ flowRunId: flowRun.id, err: (err as Error).message }, "could not mark the crashed flow run's task runs Crashed"));
   }
 
   /**

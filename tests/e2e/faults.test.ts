@@ -32,6 +32,7 @@ describe("faults on the real stack", () => {
   it("starts a stage again when its Prefect worker is SIGKILLed mid-stage (the flow run ends Crashed)", async () => {
     const runId = await submit(`prefect-worker-kill ${Date.now()} [mock:delay=1200]`);
     await waitForRun(runId, { until: midStructure });
+    await eventually("a step in flight", async () => (await events(runId)).at(-1)?.type === "step.started");
     await stackControl("kill", "prefect-worker-1"); // its process group: the flow process dies with it
     await stackControl("restart", "prefect-worker-1");
     const run = await waitForRun(runId);
@@ -39,6 +40,10 @@ describe("faults on the real stack", () => {
     const structure = run.stages.filter((s: any) => s.stageId === "structure");
     expect(structure.map((s: any) => s.attempt)).toEqual([1, 2]);
     expect((await prefect().readFlowRun(structure[0].flowRunId)).stateType).toBe("CRASHED");
+    // The step the kill cut off is marked Crashed too, not left Running in the Prefect UI forever.
+    const cutOff = await prefect().taskRunsOf(structure[0].flowRunId);
+    expect(cutOff.filter((t) => t.stateType === "RUNNING" || t.stateType === "PENDING")).toEqual([]);
+    expect(cutOff.some((t) => t.stateType === "CRASHED")).toBe(true);
     await oneOutputPerStep(runId);
     // Steps done before the crash were not asked of the provider again.
     const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
@@ -55,13 +60,22 @@ describe("faults on the real stack", () => {
     await eventually("healthy again", async () => (await call("/health")).status === 200);
   });
 
-  it("survives a Prefect server restart mid-run", async () => {
+  it("survives a Prefect server that is down for seconds mid-run: no step asked twice, no task run left Running", async () => {
     const runId = await submit(`prefect-restart ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });
     await stackControl("kill", "prefect-server");
+    // Down long enough for the flow to start or finish a step meanwhile (that once failed the book).
+    await new Promise((r) => setTimeout(r, 3000));
     await stackControl("restart", "prefect-server");
-    expect((await waitForRun(runId, { timeoutMs: 240_000 })).status).toBe("completed");
+    const run = await waitForRun(runId, { timeoutMs: 240_000 });
+    expect(run.status, run.error).toBe("completed");
     await oneOutputPerStep(runId);
+    const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
+    expect(accepted.filter((s) => s === "S1" || s === "S2")).toEqual(["S1", "S2"]);
+    for (const stage of run.stages) {
+      const taskRuns = await prefect().taskRunsOf(stage.flowRunId);
+      expect(taskRuns.filter((t) => t.stateType === "RUNNING" || t.stateType === "PENDING")).toEqual([]);
+    }
   });
 
   it("fails a step whose provider hangs: each call times out, retries, then the run fails with a clear reason", async () => {
