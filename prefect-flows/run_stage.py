@@ -25,8 +25,8 @@ from api_outage import outage_handler, run_riding_outages
 
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
-# How often a waiting step reads its job (one HGETALL): the latency of a result's trip back.
-POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "0.02"))
+# A waiting step wakes on its queue's BullMQ event stream; it also reads its job at least this often.
+POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "1"))
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
@@ -75,18 +75,41 @@ def is_retryable(task: Any, task_run: Any, state: Any) -> bool:
     return PERMANENT_MARK not in (state.message or "")
 
 
-async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float) -> dict:
+async def last_event_id(queue: Queue) -> str:
+    """Where the queue's event stream ends now: a wait that reads from here misses nothing after it."""
+    newest = await queue.client.xrevrange(queue.keys["events"], count=1)
+    return newest[0][0] if newest else "0-0"
+
+
+async def next_event_for(queue: Queue, jid: str, since: str, wait_seconds: float) -> tuple[str, bool]:
+    """Blocks until the queue's event stream (what BullMQ's QueueEvents reads) has news, or the wait ends.
+    Returns the position read up to, and whether the job finished or failed meanwhile."""
+    answer = await queue.client.xread({queue.keys["events"]: since}, block=max(1, int(wait_seconds * 1000)), count=100)
+    if not answer:
+        return since, False
+    entries = answer[0][1]
+    done = any(fields.get("jobId") == jid and fields.get("event") in ("completed", "failed") for _, fields in entries)
+    return entries[-1][0], done
+
+
+async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float, since: str) -> dict:
+    """Waits for the job's result: reads the job when its queue's event stream says it finished, and every
+    POLL_SECONDS regardless (should an event be missed), so a result comes back without a polling delay."""
     deadline = time.monotonic() + timeout_seconds
+    check, checked_at = True, 0.0
     while time.monotonic() < deadline:
-        job = await Job.fromId(queue, jid)
-        if job is not None and getattr(job, "finishedOn", None):
-            reason = getattr(job, "failedReason", None)
-            if reason:
-                if PERMANENT_MARK in reason:
-                    raise StepFailedPermanently(reason)
-                raise StepFailed(reason)
-            return job.returnvalue
-        await asyncio.sleep(POLL_SECONDS)
+        if check or time.monotonic() - checked_at >= POLL_SECONDS:
+            checked_at = time.monotonic()
+            job = await Job.fromId(queue, jid)
+            if job is not None and getattr(job, "finishedOn", None):
+                reason = getattr(job, "failedReason", None)
+                if reason:
+                    if PERMANENT_MARK in reason:
+                        raise StepFailedPermanently(reason)
+                    raise StepFailed(reason)
+                return job.returnvalue
+        wait = min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))
+        since, check = await next_event_for(queue, jid, since, wait)
     try:
         await queue.remove(jid)  # best effort: a job still waiting must not run after we gave up on it
     except Exception:
@@ -101,8 +124,9 @@ async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iterati
     queue = Queue(queue_name(step["provider"]), {"connection": REDIS_URL, "prefix": QUEUE_PREFIX})
     try:
         data = {**step, "runId": run_id, "stageId": stage_id, "stageAttempt": attempt, "iteration": iteration, "try": try_number}
+        since = await last_event_id(queue)
         await queue.add(step["stepId"], data, {"jobId": jid, "attempts": 1})
-        return await wait_for_job(queue, jid, float(step.get("timeoutSeconds", 120)))
+        return await wait_for_job(queue, jid, float(step.get("timeoutSeconds", 120)), since)
     finally:
         await queue.close()
 

@@ -2,44 +2,23 @@
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import unittest
 
 from redis.asyncio import Redis
 
 import run_stage
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from redis_server_fixture import RedisServer
 
 
 class WaitForStage(unittest.IsolatedAsyncioTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.folder = tempfile.mkdtemp()
-        cls.port = free_port()
-        cls.server = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(cls.port), "--bind", "127.0.0.1", "--save", "", "--dir", cls.folder], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", cls.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        cls.server = RedisServer()
+        cls.port = cls.server.port
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.terminate()
-        cls.server.wait()
-        shutil.rmtree(cls.folder, ignore_errors=True)
+        cls.server.stop()
 
     async def asyncSetUp(self):
         self.redis = Redis(port=self.port)

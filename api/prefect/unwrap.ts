@@ -3,7 +3,9 @@ import { Conflict, NotFound, Unavailable } from "../errors.js";
 type Answer<T> = { data?: T; error?: unknown; response: Response };
 
 const transient = (status: number) => status === 502 || status === 503 || status === 504;
-const delays = [150, 400, 1000];
+// Prefect on SQLite answers 503 when a write meets another writer's lock ("database is locked"), which
+// clears within milliseconds: the first retries come quickly (a stage boundary once waited 1.7 s here).
+const delays = [20, 50, 100, 200, 400, 800];
 
 /**
  * Turns openapi-fetch's `{data, error, response}` into the data or one typed error: the single place
