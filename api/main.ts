@@ -1,4 +1,5 @@
 // Gateway process: HTTP API + the run driver. Started by the launcher (scripts/stack/) or by hand.
+import { hostname } from "node:os";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { loadStageGraph } from "./config/stageGraph.js";
@@ -18,6 +19,7 @@ import { RunControl } from "./runs/runControl.js";
 import { RunDriver } from "./runs/runDriver.js";
 import { StageLauncher } from "./runs/stageLauncher.js";
 import { StandbyFlowRuns } from "./runs/standbyFlowRuns.js";
+import { StandbyHandOver } from "./runs/standbyHandOver.js";
 import { RunService } from "./runs/runService.js";
 import { Credentials } from "./config/credentials.js";
 import { PrefectSecrets } from "./prefect/prefectSecrets.js";
@@ -49,12 +51,14 @@ const holds = new HoldFlags(redis, settings.redis.queuePrefix);
 // A flow run counts as dead when its lease has been missing for a lease period after it went Running.
 const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefect.flowLeaseSeconds * 1000);
 // Each stage starts the book's next flow run ahead, so the next stage does not wait for a flow process to start.
+// Spares wait for any book's stage (a first stage, say) the same way.
 const standby = settings.prefect.standbyFlowRuns ? new StandbyFlowRuns(redis, settings.redis.queuePrefix) : undefined;
-const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, standby, leases });
+const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log, spares: settings.prefect.spareFlowRuns });
+const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, handOver });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel });
-const locks = new DriveLocks(redis, settings.redis.queuePrefix);
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, standby, pollMs: settings.prefect.pollMs });
+const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, standby, handOver, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks): the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();

@@ -213,7 +213,8 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
 @flow(name="run-stage", log_prints=False, on_completion=[announce_finished], on_failure=[announce_finished])
 async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], loop: Optional[dict] = None, standby: bool = False) -> dict:
     """Runs the stage's steps in order (repeating the loop, if any, until its review accepts). A standby
-    run first waits for the stage it is given (the gateway also renames it in Prefect)."""
+    run first waits for the stage it is given (the gateway also renames it in Prefect); a spare (runId
+    "") learns its book with the stage."""
     logger = get_run_logger()
     redis = Redis.from_url(REDIS_URL)
     lease = asyncio.create_task(keep_lease(redis, str(get_run_context().flow_run.id)))
@@ -222,8 +223,10 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
             assignment = await wait_for_stage(redis, str(get_run_context().flow_run.id))
             if assignment is None:
                 return {"runId": runId, "standby": "unused"}
+            # A spare waits for any book: the book comes with the stage.
+            runId = assignment.get("runId") or runId
             stageId, attempt, steps, loop = assignment["stageId"], assignment["attempt"], assignment["steps"], assignment.get("loop")
-            logger.info("standby flow run takes stage %s (attempt %s)", stageId, attempt)
+            logger.info("standby flow run takes stage %s (attempt %s) of book %s", stageId, attempt, runId)
         return await run_steps(redis, runId, stageId, attempt, steps, loop)
     finally:
         lease.cancel()

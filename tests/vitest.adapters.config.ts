@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Adapters against local servers that speak the real wire formats (OpenAI, Gemini). No stack, no network.
+// Adapters against local servers: fakes that speak the real wire formats (OpenAI, Gemini), and real
+// redis-server and PostgreSQL. No stack, no network.
 export default defineConfig({
   test: {
     include: ["tests/adapters/**/*.test.ts"],

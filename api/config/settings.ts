@@ -34,6 +34,7 @@ const SettingsSchema = z.object({
   QUIRE_PROVIDER: ProviderName.optional(),
   QUIRE_FLOW_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
   QUIRE_STANDBY_FLOW_RUNS: z.enum(["true", "false"]).default("true"),
+  QUIRE_SPARE_FLOW_RUNS: z.coerce.number().int().min(0).max(50).default(1),
   QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
@@ -69,7 +70,7 @@ export interface ProviderSettings {
 export interface Settings {
   home: string;
   http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
-  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; standbyFlowRuns: boolean };
+  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string; databaseUrl?: string };
   stagesFile: string;
@@ -97,6 +98,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       pollMs: e.QUIRE_POLL_MS,
       flowLeaseSeconds: e.QUIRE_FLOW_LEASE_SECONDS,
       standbyFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true",
+      spareFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true" ? e.QUIRE_SPARE_FLOW_RUNS : 0,
     },
     redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
     store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db"), databaseUrl: e.DATABASE_URL },

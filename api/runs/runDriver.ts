@@ -10,9 +10,10 @@ import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
-import { STANDBY_TAG, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
+import type { StandbyHandOver } from "./standbyHandOver.js";
 
-/** How often the driver looks for standby flow runs whose process died. */
+/** How often the driver tidies waiting flow runs (dead ones marked Crashed, spares topped up). */
 const SWEEP_EVERY_MS = 10_000;
 
 export interface RunDriverDeps {
@@ -33,6 +34,8 @@ export interface RunDriverDeps {
   crashRetries?: number;
   /** A finished book's standby flow run is dismissed (api/runs/standbyFlowRuns.ts). */
   standby?: StandbyFlowRuns;
+  /** Waiting flow runs: swept now and then (api/runs/standbyHandOver.ts). */
+  handOver?: StandbyHandOver;
 }
 
 /**
@@ -51,6 +54,7 @@ export class RunDriver {
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.deps.pollMs);
+    void this.deps.handOver?.topUpSpares(); // so the first book's first stage finds a flow run already up
   }
 
   stop(): void {
@@ -76,7 +80,7 @@ export class RunDriver {
     try {
       if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
         this.lastSweep = Date.now();
-        await this.sweepDeadStandbys().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
+        await this.deps.handOver?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
       }
       for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
         const locks = this.deps.locks;
@@ -201,20 +205,6 @@ export class RunDriver {
   private async tidyCrashed(flowRun: FlowRunView): Promise<void> {
     const message = `its flow run crashed: ${flowRun.message ?? "no message"}`;
     await this.deps.prefect.crashLeftoverTaskRuns(flowRun.id, message).catch((err) => this.deps.log.warn({ flowRunId: flowRun.id, err: (err as Error).message }, "could not mark the crashed flow run's task runs Crashed"));
-  }
-
-  /**
-   * A standby flow run whose process died (killed with its worker) would stay Running in Prefect forever,
-   * since no stage follows it: mark it Crashed, as the driver does for a stage's flow run.
-   */
-  private async sweepDeadStandbys(): Promise<void> {
-    const { prefect, leases, log } = this.deps;
-    if (!this.deps.standby || !leases) return;
-    for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
-      if (!(await leases.lapsed(flowRun.id, flowRun.stateTimestamp))) continue;
-      log.warn({ flowRunId: flowRun.id }, "standby flow run holds no lease: its process is gone; marking it Crashed");
-      await prefect.markCrashed(flowRun.id, "the standby flow process stopped renewing its lease").catch(() => undefined);
-    }
   }
 
   /** The current stage completed: go on to the next (auto mode), or hold at the boundary. */

@@ -4,11 +4,10 @@ import type { PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
-import type { FlowLeases } from "./flowLeases.js";
 import { nextStage } from "./guards.js";
 import { emitRunEvent } from "./runEvents.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
-import { isStandbyTag, standbyTags, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+import type { StandbyHandOver } from "./standbyHandOver.js";
 
 export interface StageLauncherDeps {
   store: Store;
@@ -16,17 +15,16 @@ export interface StageLauncherDeps {
   graph: StageGraph;
   providerDefaults: ProviderDefaults;
   log: Logger;
-  /** When given, each stage of an auto-mode book starts the book's next flow run ahead, as a standby. */
-  standby?: StandbyFlowRuns;
-  leases?: FlowLeases;
+  /** When given, a stage takes a waiting flow run if one is up, and each stage of an auto-mode book starts the book's next one ahead. */
+  handOver?: StandbyHandOver;
 }
 
 /**
  * Starts a stage: records the stage run (the next attempt of that stage), then gives it a flow run of the
- * run-stage deployment and appends `stage.started`. The flow run is the book's standby when it has a
- * live one (already started, so the stage's first step follows at once), else a new one whose
- * idempotency key is the stage attempt, so a repeat after a crash between the writes finds the same
- * flow run instead of starting a second one.
+ * run-stage deployment and appends `stage.started`. The flow run is a waiting one when one is there (the
+ * book's standby or a spare, already started, so the stage's first step follows at once; see
+ * standbyHandOver.ts), else a new one whose idempotency key is the stage attempt, so a repeat after a
+ * crash between the writes finds the same flow run instead of starting a second one.
  */
 export class StageLauncher {
   constructor(private readonly deps: StageLauncherDeps) {}
@@ -48,7 +46,7 @@ export class StageLauncher {
 
   /** Gives the stage its flow run and announces the stage (before any of its steps can run). */
   async createFlowRun(run: RunRecord, stage: StageRunRecord): Promise<void> {
-    const flowRunId = (await this.handToStandby(run, stage)) ?? (await this.createFlowRunOnly(run, stage));
+    const flowRunId = (await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage))) ?? (await this.createFlowRunOnly(run, stage));
     await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId });
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
     await emitRunEvent(this.deps.store, this.deps.graph, run, "stage.started", { stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
@@ -68,45 +66,10 @@ export class StageLauncher {
     return flowRun.id;
   }
 
-  /**
-   * The book's standby flow run takes the stage, if it is still alive; then it is renamed, retagged and
-   * given the stage's parameters in Prefect, as if it had been created for it. Null: create a new one.
-   */
-  private async handToStandby(run: RunRecord, stage: StageRunRecord): Promise<string | null> {
-    const { standby, prefect, leases, log } = this.deps;
-    const flowRunId = await standby?.take(run.id).catch(() => null);
-    if (!standby || !flowRunId) return null;
-    try {
-      const flowRun = await prefect.readFlowRun(flowRunId);
-      const waiting = flowRun.stateType === "SCHEDULED" || flowRun.stateType === "PENDING" || flowRun.stateType === "RUNNING";
-      if (!waiting || (flowRun.stateType === "RUNNING" && (await leases?.lapsed(flowRunId, flowRun.stateTimestamp)))) return null;
-      const target = this.flowRunFor(run, stage);
-      const { runId: _runId, ...assignment } = target.parameters;
-      if (!(await standby.assign(flowRunId, assignment))) return null; // it gave up waiting just now
-      const tags = [...new Set([...target.tags, ...flowRun.tags.filter((t) => !isStandbyTag(t))])]; // keeps the deployment's tags
-      await prefect.updateFlowRun(flowRunId, { ...target, tags }).catch((err) => log.warn({ flowRunId, err: err.message }, "could not rename the standby flow run"));
-      return flowRunId;
-    } catch (err) {
-      log.warn({ runId: run.id, flowRunId, err: (err as Error).message }, "standby flow run not usable; creating a new one");
-      await standby.dismissFlowRun(flowRunId).catch(() => undefined);
-      return null;
-    }
-  }
-
   /** Starts the book's next flow run now, so it is up and waiting when the next stage is due. Best effort. */
   private async prepareStandby(run: RunRecord, stage: StageRunRecord): Promise<void> {
-    const { standby, prefect, graph, log } = this.deps;
-    if (!standby || run.mode !== "auto" || !nextStage(graph, run.request.stages, stage.stageId)) return;
-    try {
-      const flowRun = await prefect.createFlowRun({
-        name: `${run.id.slice(0, 8)}-standby`,
-        parameters: { runId: run.id, stageId: "", attempt: 0, steps: [], standby: true },
-        tags: standbyTags(run.id),
-        idempotencyKey: `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`,
-      });
-      await standby.remember(run.id, flowRun.id);
-    } catch (err) {
-      log.warn({ runId: run.id, err: (err as Error).message }, "could not start a standby flow run; the next stage will start its own");
-    }
+    const { handOver, graph } = this.deps;
+    if (!handOver || run.mode !== "auto" || !nextStage(graph, run.request.stages, stage.stageId)) return;
+    await handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`);
   }
 }

@@ -11,6 +11,7 @@ export const isStandbyTag = (tag: string) => tag === STANDBY_TAG || tag.startsWi
 
 /** What a standby flow run is told to run (the run-stage flow's own parameters). */
 export interface StageAssignment {
+  runId: string;
   stageId: string;
   attempt: number;
   steps: unknown[];
@@ -18,9 +19,23 @@ export interface StageAssignment {
 }
 
 /**
+ * The waiting flow run's key is set only if nobody set it first (the gateway's offer, or the flow's own
+ * expiry); then its bell rings (the flow waits on it with BLPOP) and, for a stage, the stage attempt
+ * records its flow run. All or nothing: 1 when the offer won.
+ */
+const OFFER = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400, 'NX') then return 0 end
+redis.call('RPUSH', KEYS[2], '1')
+redis.call('EXPIRE', KEYS[2], 600)
+if KEYS[3] then redis.call('SET', KEYS[3], ARGV[2], 'EX', 86400) end
+return 1`;
+
+/**
  * Standby flow runs in Redis. While a stage of a book runs, the gateway starts the book's next flow run
  * ahead of time, as a standby that waits (prefect-flows/run_stage.py `wait_for_stage`); when the next
  * stage is due, the gateway hands it the stage instead of creating a flow run and waiting for its start.
+ * Spares wait the same way for no book in particular: a book's first stage, or a stage whose own standby
+ * has not started yet, takes one.
  *
  * The hand-over and the standby's own expiry are one SET NX on `standby:<flowRunId>`: whichever comes
  * first wins, so a stage is never given to a flow run that has already given up.
@@ -33,14 +48,51 @@ export class StandbyFlowRuns {
     await this.redis.set(this.ofRun(runId), flowRunId, "EX", 86_400);
   }
 
+  /** True when the book has a standby waiting for its next stage. */
+  async has(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.ofRun(runId))) === 1;
+  }
+
   /** Takes the book's standby, if it has one: nobody else can take it after this. */
   async take(runId: string): Promise<string | null> {
     return this.redis.getdel(this.ofRun(runId));
   }
 
-  /** Gives the standby its stage; false when it expired first (then the stage needs a new flow run). */
+  /** Adds a spare (a waiting flow run for any book) at the end of the line. */
+  async addSpare(flowRunId: string): Promise<void> {
+    await this.redis.rpush(this.spares(), flowRunId);
+  }
+
+  /** Takes the oldest spare, if any: nobody else can take it after this. */
+  async takeSpare(): Promise<string | null> {
+    return this.redis.lpop(this.spares());
+  }
+
+  async spareIds(): Promise<string[]> {
+    return this.redis.lrange(this.spares(), 0, -1);
+  }
+
+  async dropSpare(flowRunId: string): Promise<void> {
+    await this.redis.lrem(this.spares(), 0, flowRunId);
+  }
+
+  /** True once a waiting flow run was given a stage, dismissed, or gave up waiting. */
+  async claimed(flowRunId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(flowRunId))) === 1;
+  }
+
+  /**
+   * Gives the waiting flow run its stage, and records which flow run the stage attempt went to, in one
+   * step; false when it gave up waiting first (then the stage needs another flow run).
+   */
   async assign(flowRunId: string, assignment: StageAssignment): Promise<boolean> {
-    return this.offer(flowRunId, assignment);
+    const handed = this.handedKey(assignment.runId, assignment.stageId, assignment.attempt);
+    return (await this.redis.eval(OFFER, 3, this.key(flowRunId), `${this.key(flowRunId)}:bell`, handed, JSON.stringify(assignment), flowRunId)) === 1;
+  }
+
+  /** The flow run a stage attempt was handed to, if it was: a repeat after a crash finds it here. */
+  async handedTo(runId: string, stageId: string, attempt: number): Promise<string | null> {
+    return this.redis.get(this.handedKey(runId, stageId, attempt));
   }
 
   /** The book will not need its standby (finished, failed, cancelled): it ends at once, unused. */
@@ -54,10 +106,19 @@ export class StandbyFlowRuns {
   }
 
   private async offer(flowRunId: string, value: object): Promise<boolean> {
-    const key = `${this.prefix}:standby:${flowRunId}`;
-    const won = (await this.redis.set(key, JSON.stringify(value), "EX", 86_400, "NX")) === "OK";
-    if (won) await this.redis.multi().rpush(`${key}:bell`, "1").expire(`${key}:bell`, 600).exec();
-    return won;
+    return (await this.redis.eval(OFFER, 2, this.key(flowRunId), `${this.key(flowRunId)}:bell`, JSON.stringify(value))) === 1;
+  }
+
+  private handedKey(runId: string, stageId: string, attempt: number): string {
+    return `${this.prefix}:handed:${runId}:${stageId}:${attempt}`;
+  }
+
+  private key(flowRunId: string): string {
+    return `${this.prefix}:standby:${flowRunId}`;
+  }
+
+  private spares(): string {
+    return `${this.prefix}:spare-flow-runs`;
   }
 
   private ofRun(runId: string): string {

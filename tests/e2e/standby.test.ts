@@ -22,6 +22,22 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(3);
   });
 
+  it("gives a book's first stage a spare flow run that was already up, and starts another spare in its place", async () => {
+    const isSpare = (f: { name: string }) => f.name === "spare";
+    const spare = await eventually("a spare up and waiting", async () => (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).find(isSpare));
+    const submitted = Date.now();
+    const runId = await submit(`spare ${Date.now()}`);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    expect(run.stages[0].flowRunId).toBe(spare.id);
+    expect(Date.parse(spare.startTime!)).toBeLessThan(submitted); // its process started before the book existed
+    const taken = await prefect().readFlowRun(spare.id);
+    expect(taken.name).toBe(`${runId.slice(0, 8)}-idea_intake-a1`);
+    expect(taken.tags).toEqual(expect.arrayContaining([`book:${runId}`, "stage:idea_intake"]));
+    expect(taken.tags).not.toContain("standby");
+    await eventually("another spare", async () => (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).some((f) => isSpare(f) && f.id !== spare.id));
+  });
+
   it("ends the waiting standby when the run is cancelled, so no flow process is left behind", async () => {
     const runId = await submit(`standby-cancel ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });

@@ -1,0 +1,155 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
+import type { FlowLeases } from "./flowLeases.js";
+import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+
+/** A stage's flow run as the launcher would create it: its name, parameters and tags in Prefect. */
+export interface StageFlowRun {
+  name: string;
+  parameters: StageAssignment & Record<string, unknown>;
+  tags: string[];
+}
+
+export interface StandbyHandOverDeps {
+  standby: StandbyFlowRuns;
+  prefect: PrefectRuns;
+  leases?: FlowLeases;
+  log: Logger;
+  /** How many spares (waiting flow runs for any book) to keep; 0: none. */
+  spares: number;
+}
+
+/** What a waiting flow run is started with: the run-stage flow's parameters, told to wait for its stage. */
+const waiting = (runId: string) => ({ runId, stageId: "", attempt: 0, steps: [], standby: true });
+
+/**
+ * Chooses which waiting flow run takes a stage, and keeps such runs coming: a book's own standby (started
+ * while its previous stage ran) if it is up, else a spare that is up, else the book's standby still
+ * starting; null when there is none (the launcher then creates a flow run). The chosen run is given the
+ * stage over Redis, then renamed, retagged and given the stage's parameters in Prefect, as if it had been
+ * created for it (the UI, and a rerun after a pause, see an ordinary stage flow run).
+ */
+export class StandbyHandOver {
+  private toppingUp?: Promise<void>;
+
+  constructor(private readonly deps: StandbyHandOverDeps) {}
+
+  async handOver(runId: string, target: StageFlowRun): Promise<string | null> {
+    const { standby } = this.deps;
+    const { stageId, attempt } = target.parameters;
+    // A repeat (the gateway stopped after the hand-over, before recording it) finds the same flow run.
+    const handed = await standby.handedTo(runId, stageId, attempt);
+    if (handed) {
+      await this.describe(await this.deps.prefect.readFlowRun(handed), target);
+      return handed;
+    }
+    const ownId = await standby.take(runId).catch(() => null);
+    const own = ownId ? await this.alive(ownId) : null;
+    if (ownId && !own) await standby.dismissFlowRun(ownId).catch(() => undefined); // if it still waits, it ends
+    if (own?.stateType === "RUNNING") return this.assign(own, target);
+    const spare = await this.takeRunningSpare();
+    void this.topUpSpares(); // whether one was there or not: the next stage to look finds one
+    if (spare) {
+      // The book keeps its own standby, still starting, for its next stage.
+      if (own) await standby.remember(runId, own.id).catch(() => undefined);
+      const id = await this.assign(spare, target);
+      if (id) return id;
+      if (own) await standby.take(runId).catch(() => null);
+    }
+    return own ? this.assign(own, target) : null;
+  }
+
+  /** Starts the book's next flow run now, to wait for its next stage; not when it already has one. Best effort. */
+  async prepareStandby(runId: string, idempotencyKey: string): Promise<void> {
+    const { standby, prefect, log } = this.deps;
+    try {
+      if (await standby.has(runId)) return; // kept from a stage that took a spare instead
+      const flowRun = await prefect.createFlowRun({ name: `${runId.slice(0, 8)}-standby`, parameters: waiting(runId), tags: standbyTags(runId), idempotencyKey });
+      await standby.remember(runId, flowRun.id);
+    } catch (err) {
+      log.warn({ runId, err: (err as Error).message }, "could not start a standby flow run; the next stage will start its own");
+    }
+  }
+
+  /** Starts spares until there are as many as configured. One top-up at a time; best effort. */
+  topUpSpares(): Promise<void> {
+    this.toppingUp ??= this.topUp().finally(() => (this.toppingUp = undefined));
+    return this.toppingUp;
+  }
+
+  /**
+   * Housekeeping, every few seconds: a waiting flow run whose process died (killed with its worker) would
+   * stay Running in Prefect forever, since no stage follows it: it is marked Crashed. Spares that ended or
+   * were claimed leave the line. The line is not topped up here but when a stage looks for a spare, so
+   * an idle installation does not start a new spare every time the last one gives up waiting.
+   */
+  async sweep(): Promise<void> {
+    const { prefect, leases, standby, log } = this.deps;
+    if (leases) {
+      for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
+        if (!(await leases.lapsed(flowRun.id, flowRun.stateTimestamp))) continue;
+        log.warn({ flowRunId: flowRun.id }, "standby flow run holds no lease: its process is gone; marking it Crashed");
+        await prefect.markCrashed(flowRun.id, "the standby flow process stopped renewing its lease").catch(() => undefined);
+      }
+    }
+    for (const id of await standby.spareIds()) {
+      if (!(await this.alive(id))) await standby.dropSpare(id);
+    }
+  }
+
+  private async topUp(): Promise<void> {
+    const { standby, prefect, log } = this.deps;
+    try {
+      for (let have = (await standby.spareIds()).length; have < this.deps.spares; have++) {
+        const flowRun = await prefect.createFlowRun({ name: "spare", parameters: waiting(""), tags: [STANDBY_TAG], idempotencyKey: `spare:${randomUUID()}` });
+        await standby.addSpare(flowRun.id);
+      }
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not start a spare flow run; will try again");
+    }
+  }
+
+  /** The oldest spare that is already running; one still starting goes back in line (null: none is up). */
+  private async takeRunningSpare(): Promise<FlowRunView | null> {
+    const { standby } = this.deps;
+    for (;;) {
+      const id = await standby.takeSpare().catch(() => null);
+      if (!id) return null;
+      const spare = await this.alive(id);
+      if (spare?.stateType === "RUNNING") return spare;
+      if (spare) {
+        await standby.addSpare(id).catch(() => undefined);
+        return null;
+      }
+    }
+  }
+
+  /** The waiting flow run, if it can still take a stage: waiting in Prefect, its process alive, unclaimed. */
+  private async alive(flowRunId: string): Promise<FlowRunView | null> {
+    const { prefect, leases, standby, log } = this.deps;
+    try {
+      const flowRun = await prefect.readFlowRun(flowRunId);
+      const waitingState = flowRun.stateType === "SCHEDULED" || flowRun.stateType === "PENDING" || flowRun.stateType === "RUNNING";
+      if (!waitingState || (await standby.claimed(flowRunId))) return null;
+      if (flowRun.stateType === "RUNNING" && (await leases?.lapsed(flowRunId, flowRun.stateTimestamp))) return null;
+      return flowRun;
+    } catch (err) {
+      log.warn({ flowRunId, err: (err as Error).message }, "waiting flow run not usable");
+      return null;
+    }
+  }
+
+  /** Gives the stage to the waiting flow run; null when it gave up waiting just now (then try another). */
+  private async assign(flowRun: FlowRunView, target: StageFlowRun): Promise<string | null> {
+    if (!(await this.deps.standby.assign(flowRun.id, target.parameters).catch(() => false))) return null;
+    await this.describe(flowRun, target);
+    return flowRun.id;
+  }
+
+  /** Names, tags and parameters the flow run in Prefect as the stage's own. */
+  private async describe(flowRun: FlowRunView, target: StageFlowRun): Promise<void> {
+    const tags = [...new Set([...target.tags, ...flowRun.tags.filter((t) => !isStandbyTag(t))])]; // keeps the deployment's tags
+    await this.deps.prefect.updateFlowRun(flowRun.id, { ...target, tags }).catch((err) => this.deps.log.warn({ flowRunId: flowRun.id, err: err.message }, "could not rename the standby flow run"));
+  }
+}
