@@ -19,7 +19,7 @@ const book = JSON.parse(readFileSync(resolve(root, "config/hello-world.json"), "
 const premise = (tag: string) => ({ ...book, idea: { ...book.idea, premise: `${book.idea.premise} (bench ${tag} ${Date.now()})` } });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const newStack = async (kind: "warm" | "process", standby: boolean) =>
-  new Stack({ root, home: mkdtempSync(join(tmpdir(), "quire-bench-")), ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, prefectWorkerKind: kind, env: { QUIRE_POLL_MS: "250", QUIRE_STANDBY_FLOW_RUNS: String(standby) }, say: (m) => console.log(`[bench stack, ${kind} worker] ${m}`) });
+  new Stack({ root, home: mkdtempSync(join(tmpdir(), "quire-bench-")), ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, prefectWorkerKind: kind, env: { QUIRE_STANDBY_FLOW_RUNS: String(standby) }, say: (m) => console.log(`[bench stack, ${kind} worker] ${m}`) });
 
 /** Hello-world through Quire and the Prefect-native baseline, after a warm-up, three times each. */
 async function wallTimes(stack: Stack) {

@@ -9,6 +9,7 @@ import type { HoldFlags } from "./holdFlags.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 import { emitRunEvent } from "./runEvents.js";
 import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
+import type { DriveLocks } from "./driveLocks.js";
 import type { StageLauncher } from "./stageLauncher.js";
 
 export interface RunControlDeps {
@@ -20,6 +21,8 @@ export interface RunControlDeps {
   log: Logger;
   /** Tells agent workers to abort provider calls of a cancelled run. */
   announceCancel: (runId: string) => Promise<void>;
+  /** The run driver's locks: a command is applied whole before the driver looks at the run again. */
+  locks?: DriveLocks;
 }
 
 /**
@@ -34,6 +37,13 @@ export class RunControl {
     if (command.type === "rollback" && !this.deps.graph.stages.some((s) => s.id === command.toStage)) {
       throw new NotFound(`no stage with id ${command.toStage}; see GET /stages/defaults`);
     }
+    if (!this.deps.locks) return this.commandUnlocked(runId, command);
+    const locked = await this.deps.locks.withLock(runId, () => this.commandUnlocked(runId, command));
+    if (!locked.ok) throw new Unavailable(`run ${runId} is busy (its stage is being started); try the ${command.type} again in a moment`);
+    return locked.value;
+  }
+
+  private async commandUnlocked(runId: string, command: RunCommand): Promise<RunRecord> {
     // The run driver moves runs on concurrently (a run submitted a moment ago may be starting): when the
     // run changed between reading and writing, decide again on the fresh state rather than answer 409.
     for (let attempt = 1; ; attempt++) {

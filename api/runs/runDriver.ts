@@ -82,13 +82,15 @@ export class RunDriver {
         this.lastSweep = Date.now();
         await this.deps.handOver?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
       }
-      for (const run of await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 })) {
+      const runs = await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 });
+      const flowRuns = await this.currentFlowRuns(runs);
+      for (const run of runs) {
         const locks = this.deps.locks;
         if (locks && !(await locks.acquire(run.id).catch(() => true))) continue; // another gateway drives it now
         try {
           // Read again under the lock: another gateway may have moved it on since the list was read.
           const fresh = locks ? await this.deps.store.getRun(run.id) : run;
-          if (fresh && drivenStatuses.includes(fresh.status)) await this.advance(fresh);
+          if (fresh && drivenStatuses.includes(fresh.status)) await this.advance(fresh, flowRuns);
         } catch (err) {
           this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "run driver could not advance run; will retry");
         } finally {
@@ -103,7 +105,22 @@ export class RunDriver {
     }
   }
 
-  private async advance(run: RunRecord): Promise<void> {
+  /**
+   * The flow runs of the runs' current stages, read from Prefect in one call per pass (not one per run:
+   * with many books, the reads of every pass were a good part of the Prefect server's work). Empty when
+   * the read fails; then each run reads its own.
+   */
+  private async currentFlowRuns(runs: RunRecord[]): Promise<Map<string, FlowRunView>> {
+    const ids: string[] = [];
+    for (const run of runs) {
+      const stage = (await this.deps.store.listStageRuns(run.id)).at(-1);
+      if (stage?.flowRunId && stage.status !== "completed") ids.push(stage.flowRunId);
+    }
+    const views = ids.length ? await this.deps.prefect.readFlowRuns(ids).catch(() => []) : [];
+    return new Map(views.map((v) => [v.id, v]));
+  }
+
+  private async advance(run: RunRecord, known: Map<string, FlowRunView>): Promise<void> {
     const stage = (await this.deps.store.listStageRuns(run.id)).at(-1);
     if (!stage) {
       const first = nextStage(this.deps.graph, run.request.stages, null);
@@ -122,7 +139,7 @@ export class RunDriver {
       return;
     }
     if (stage.status === "completed") return this.afterStage(run, stage);
-    const flowRun = await this.deps.prefect.readFlowRun(stage.flowRunId);
+    const flowRun = known.get(stage.flowRunId) ?? (await this.deps.prefect.readFlowRun(stage.flowRunId));
     await this.follow(run, stage, flowRun);
   }
 
@@ -190,7 +207,7 @@ export class RunDriver {
           // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, "stage flow run crashed; starting the stage again");
           await this.deps.standby?.dismiss(run.id).catch(() => undefined); // whatever killed the flow may have killed its standby too
-          await this.deps.launcher.start(run, stage.stageId);
+          await this.deps.launcher.start(run, stage.stageId, { fresh: true });
           return;
         }
         await this.finish(run, "failed", `stage ${stage.stageId} ${flowRun.stateType.toLowerCase()} in Prefect: ${flowRun.message ?? "no message"}`);

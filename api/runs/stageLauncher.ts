@@ -29,24 +29,29 @@ export interface StageLauncherDeps {
 export class StageLauncher {
   constructor(private readonly deps: StageLauncherDeps) {}
 
-  start(run: RunRecord, stageId: string): Promise<StageRunRecord> {
-    return withSpan(`stage ${stageId}`, { "quire.run_id": run.id, "quire.stage_id": stageId }, () => this.startStage(run, stageId));
+  /**
+   * @param opts.fresh a new flow run, not a waiting one: after a crash (a killed worker), the waiting flow
+   * runs may have died with it, and their leases have not lapsed yet.
+   */
+  start(run: RunRecord, stageId: string, opts: { fresh?: boolean } = {}): Promise<StageRunRecord> {
+    return withSpan(`stage ${stageId}`, { "quire.run_id": run.id, "quire.stage_id": stageId }, () => this.startStage(run, stageId, opts.fresh ?? false));
   }
 
-  private async startStage(run: RunRecord, stageId: string): Promise<StageRunRecord> {
+  private async startStage(run: RunRecord, stageId: string, fresh: boolean): Promise<StageRunRecord> {
     const { store } = this.deps;
     const previous = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stageId);
     const attempt = Math.max(0, ...previous.map((s) => s.attempt)) + 1;
     const plan = planStage(this.deps.graph, run.request, stageId, this.deps.providerDefaults);
     const stage = await store.insertStageRun({ runId: run.id, stageId, attempt, plannedSteps: plan.steps.length });
-    await this.createFlowRun(run, stage);
+    await this.createFlowRun(run, stage, fresh);
     await this.prepareStandby(run, stage);
     return stage;
   }
 
   /** Gives the stage its flow run and announces the stage (before any of its steps can run). */
-  async createFlowRun(run: RunRecord, stage: StageRunRecord): Promise<void> {
-    const flowRunId = (await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage))) ?? (await this.createFlowRunOnly(run, stage));
+  async createFlowRun(run: RunRecord, stage: StageRunRecord, fresh = false): Promise<void> {
+    const waiting = fresh ? null : await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage));
+    const flowRunId = waiting ?? (await this.createFlowRunOnly(run, stage));
     await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId });
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
     await emitRunEvent(this.deps.store, this.deps.graph, run, "stage.started", { stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });

@@ -20,10 +20,12 @@ export interface StageAssignment {
 
 /**
  * The waiting flow run's key is set only if nobody set it first (the gateway's offer, or the flow's own
- * expiry); then its bell rings (the flow waits on it with BLPOP) and, for a stage, the stage attempt
- * records its flow run. All or nothing: 1 when the offer won.
+ * expiry) and, for a stage, only if the stage attempt was not handed to a flow run already; then its bell
+ * rings (the flow waits on it with BLPOP) and the stage attempt records its flow run. All or nothing: 1
+ * when the offer won.
  */
 const OFFER = `
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'EX', 86400, 'NX') then return 0 end
 redis.call('RPUSH', KEYS[2], '1')
 redis.call('EXPIRE', KEYS[2], 600)
@@ -83,7 +85,8 @@ export class StandbyFlowRuns {
 
   /**
    * Gives the waiting flow run its stage, and records which flow run the stage attempt went to, in one
-   * step; false when it gave up waiting first (then the stage needs another flow run).
+   * step; false when it gave up waiting first (then the stage needs another flow run), or when the stage
+   * attempt already went to a flow run (see handedTo).
    */
   async assign(flowRunId: string, assignment: StageAssignment): Promise<boolean> {
     const handed = this.handedKey(assignment.runId, assignment.stageId, assignment.attempt);

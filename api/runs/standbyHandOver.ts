@@ -54,6 +54,7 @@ export class StandbyHandOver {
       // The book keeps its own standby, still starting, for its next stage.
       if (own) await standby.remember(runId, own.id).catch(() => undefined);
       const id = await this.assign(spare, target);
+      if (id !== spare.id) await standby.addSpare(spare.id).catch(() => undefined); // not used: back in line
       if (id) return id;
       if (own) await standby.take(runId).catch(() => null);
     }
@@ -142,7 +143,11 @@ export class StandbyHandOver {
 
   /** Gives the stage to the waiting flow run; null when it gave up waiting just now (then try another). */
   private async assign(flowRun: FlowRunView, target: StageFlowRun): Promise<string | null> {
-    if (!(await this.deps.standby.assign(flowRun.id, target.parameters).catch(() => false))) return null;
+    const { runId, stageId, attempt } = target.parameters;
+    if (!(await this.deps.standby.assign(flowRun.id, target.parameters).catch(() => false))) {
+      // Lost to another hand-over of the same stage attempt (two gateways at once): that one stands.
+      return this.deps.standby.handedTo(runId, stageId, attempt).catch(() => null);
+    }
     await this.describe(flowRun, target);
     return flowRun.id;
   }

@@ -66,6 +66,9 @@ export class Stack {
       PREFECT_CLI_PROMPT: "false",
       PREFECT_WORKER_QUERY_SECONDS: "0.5",
       PREFECT_WORKER_PREFETCH_SECONDS: "5",
+      // The server does not check CSRF tokens (PREFECT_SERVER_CSRF_PROTECTION_ENABLED is off by default);
+      // without this, every Prefect client (two per flow run) first asks the server for one anyway.
+      PREFECT_CLIENT_CSRF_SUPPORT_ENABLED: "false",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
       QUIRE_QUEUE_PREFIX: "quire",

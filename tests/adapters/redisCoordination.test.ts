@@ -30,6 +30,10 @@ describe("standby flow runs in Redis", () => {
     expect(await standby.assign("fr-1", stage("run-2"))).toBe(false);
     expect(await standby.handedTo("run-2", "title", 1)).toBeNull();
     expect(await standby.claimed("fr-1")).toBe(true);
+    // The same stage attempt cannot go to a second flow run.
+    expect(await standby.assign("fr-other", stage("run-1"))).toBe(false);
+    expect(await standby.claimed("fr-other")).toBe(false);
+    expect(await standby.handedTo("run-1", "title", 1)).toBe("fr-1");
   });
 
   it("cannot hand a stage to a flow run that gave up waiting or was dismissed", async () => {
@@ -67,5 +71,20 @@ describe("drive locks", () => {
     expect(await other.acquire("run-1")).toBe(false);
     await restarted.release("run-1");
     expect(await other.acquire("run-1")).toBe(true);
+  });
+
+  it("keeps the driver and a command of the same gateway apart: the command waits for the driver's pass", async () => {
+    const locks = new DriveLocks(redis, "t5", "host:8080");
+    const order: string[] = [];
+    expect(await locks.acquire("run-1")).toBe(true); // the driver's pass over the run
+    expect(await locks.acquire("run-1")).toBe(false); // the same process cannot take it twice
+    const command = locks.withLock("run-1", async () => void order.push("command"));
+    await new Promise((r) => setTimeout(r, 100));
+    order.push("driver done");
+    await locks.release("run-1");
+    expect(await command).toEqual({ ok: true, value: undefined });
+    expect(order).toEqual(["driver done", "command"]);
+    expect(await locks.acquire("run-1")).toBe(true); // released after the command
+    expect(await locks.withLock("run-1", async () => "never", 100)).toEqual({ ok: false });
   });
 });
