@@ -9,8 +9,8 @@ import { renderBarChart } from "./bench/chart.js";
 import { dispatchOverhead } from "./bench/dispatchOverhead.js";
 import { runLoad, type LoadResult } from "./bench/loadRun.js";
 import { runNativeBaseline } from "./bench/nativeBaseline.js";
-import { measureSseLatency } from "./bench/sseLatency.js";
-import { fmtMs } from "./bench/stats.js";
+import { measureSseLatency, type SseLatencyResult } from "./bench/sseLatency.js";
+import { cpuSeconds, fmtMs } from "./bench/stats.js";
 
 const root = resolve(import.meta.dirname, "..");
 const quick = process.argv.includes("--quick");
@@ -21,18 +21,37 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const newStack = async (kind: "warm" | "process", standby: boolean) =>
   new Stack({ root, home: mkdtempSync(join(tmpdir(), "quire-bench-")), ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, prefectWorkerKind: kind, env: { QUIRE_STANDBY_FLOW_RUNS: String(standby) }, say: (m) => console.log(`[bench stack, ${kind} worker] ${m}`) });
 
-/** Hello-world through Quire and the Prefect-native baseline, after a warm-up, three times each. */
+const ROUNDS = 5;
+
+/**
+ * Hello-world through Quire and the Prefect-native baseline, after a warm-up, in turns (so both see the
+ * same machine), five times each; with the Prefect server's CPU time for each, since that one Python
+ * process is what both wait on most.
+ */
 async function wallTimes(stack: Stack) {
   console.log("warm-up ...");
   await measureSseLatency(stack, premise("warm-up"));
   await runNativeBaseline(stack, "warm-up");
-  console.log("hello-world through Quire, and the Prefect-native baseline, three times each ...");
-  const sse = await measureSseLatency(stack, premise("sse"));
-  const ours = [sse.wallMs];
-  for (let i = 0; i < 2; i++) ours.push((await measureSseLatency(stack, premise(`wall ${i}`))).wallMs);
-  const native: number[] = [];
-  for (let i = 0; i < 3; i++) native.push(await runNativeBaseline(stack, `baseline ${i}`));
-  return { sse, ours: median(ours), native: median(native) };
+  console.log(`hello-world through Quire, and the Prefect-native baseline, ${ROUNDS} times each, in turns ...`);
+  const serverPid = stack.processes.get("prefect-server")!.pid!;
+  const withServerCpu = async <T>(work: () => Promise<T>) => {
+    const before = cpuSeconds(serverPid);
+    const value = await work();
+    return { value, serverCpuMs: (cpuSeconds(serverPid) - before) * 1000 };
+  };
+  const ours: { value: SseLatencyResult; serverCpuMs: number }[] = [];
+  const native: { value: number; serverCpuMs: number }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    ours.push(await withServerCpu(() => measureSseLatency(stack, premise(`wall ${i}`))));
+    native.push(await withServerCpu(() => runNativeBaseline(stack, `baseline ${i}`)));
+  }
+  return {
+    sse: ours[0]!.value,
+    ours: median(ours.map((o) => o.value.wallMs)),
+    native: median(native.map((n) => n.value)),
+    oursServerCpu: median(ours.map((o) => o.serverCpuMs)),
+    nativeServerCpu: median(native.map((n) => n.serverCpuMs)),
+  };
 }
 
 // First the stock process worker (a new Python process per flow run) without standby flow runs, to show
@@ -47,7 +66,7 @@ const stack = await newStack("warm", true);
 stopping = stack;
 await stack.start();
 try {
-  const { sse, ours, native } = await wallTimes(stack);
+  const { sse, ours, native, oursServerCpu, nativeServerCpu } = await wallTimes(stack);
   const dispatch = await dispatchOverhead(stack, sse.runId);
 
   const loads: LoadResult[] = [];
@@ -64,7 +83,7 @@ try {
     "",
     `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine}.`,
     "The bench starts its own stack (Redis, Prefect server and one worker, gateway, one agent worker) on free",
-    "ports, warms it up, then measures. Mock provider throughout. Median of three runs where a run is repeated.",
+    "ports, warms it up, then measures. Mock provider throughout. Median of five runs where a run is repeated.",
     "",
     "## Hello-world book vs. Prefect used natively",
     "",
@@ -73,6 +92,7 @@ try {
     `| Quire: submit → run.completed (7 flow runs, 29 steps via Redis and an agent worker) | ${fmtMs(ours)} |`,
     `| Prefect-native baseline: the same 29 mock steps as tasks in one flow run, same server and worker | ${fmtMs(native)} |`,
     `| ratio | ${ratio.toFixed(2)}× |`,
+    `| Prefect server CPU time per book: Quire / native baseline | ${fmtMs(oursServerCpu)} / ${fmtMs(nativeServerCpu)} (${(oursServerCpu / nativeServerCpu).toFixed(2)}×) |`,
     "",
     "The same two measurements with Prefect's stock process worker (every flow run a new `python -m prefect.engine`)",
     "and no standby flow runs (each stage creates its flow run when it is due),",
