@@ -13,9 +13,11 @@ const reports = mkdtempSync(join(tmpdir(), "quire-test-"));
 let passed = 0;
 let failed = 0;
 
-async function phase(name: string, command: string, args: string[], count?: (output: string) => { passed: number; failed: number }) {
+async function phase(name: string, command: string, args: string[], count?: (output: string) => { passed: number; failed: number }, timeoutMs = 30 * 60_000) {
   console.log(`\n=== ${name} ===`);
-  const result = await execa(command, args, { cwd: root, reject: false, all: true, stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: { FORCE_COLOR: "0" } });
+  // A phase that hangs is killed and counted as failed, so CI ends with a verdict instead of its time limit.
+  const result = await execa(command, args, { cwd: root, reject: false, all: true, timeout: timeoutMs, stdout: ["pipe", "inherit"], stderr: ["pipe", "inherit"], env: { FORCE_COLOR: "0" } });
+  if (result.timedOut) console.log(`\n${name} took longer than ${timeoutMs / 60_000} minutes and was stopped`);
   const counted = count?.(result.all ?? "");
   if (counted) {
     passed += counted.passed;
@@ -48,7 +50,7 @@ const ok =
     const ran = Number(/Ran (\d+) tests?/.exec(out)?.[1] ?? 0);
     const bad = /FAILED \((?:failures|errors)=(\d+)/.exec(out);
     return { passed: ran - Number(bad?.[1] ?? 0), failed: Number(bad?.[1] ?? 0) };
-  })) &&
+  }, 5 * 60_000)) &&
   (await vitest("tests/vitest.unit.config.ts", "unit")) &&
   (await vitest("tests/vitest.adapters.config.ts", "adapters")) &&
   (await vitest("tests/vitest.e2e.config.ts", "e2e")) &&

@@ -90,7 +90,8 @@ export class RunDriver {
         try {
           // Read again under the lock: another gateway may have moved it on since the list was read.
           const fresh = locks ? await this.deps.store.getRun(run.id) : run;
-          if (fresh && drivenStatuses.includes(fresh.status)) await this.advance(fresh, flowRuns);
+          // The pass's Prefect read predates the lock: if a command changed the run since, read again.
+          if (fresh && drivenStatuses.includes(fresh.status)) await this.advance(fresh, fresh.updatedAt === run.updatedAt ? flowRuns : new Map());
         } catch (err) {
           this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "run driver could not advance run; will retry");
         } finally {
