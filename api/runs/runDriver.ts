@@ -188,10 +188,17 @@ export class RunDriver {
           await this.transition(run, [run.status], { status: "cancelling" });
         }
         return;
-      case "COMPLETED":
+      case "COMPLETED": {
+        const missing = run.status === "cancelling" ? [] : await this.stepsWithoutOutput(run, stage.stageId);
+        if (missing.length) {
+          // Completed without its steps: marked Completed by hand in the Prefect UI, say. Not a finished stage.
+          await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
+          return this.finish(run, "failed", `stage ${stage.stageId}: its flow run ended Completed in Prefect, but steps ${missing.join(", ")} have no output (marked Completed by hand?); resume runs them`);
+        }
         await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? startOf(stage, flowRun), endedAt: flowRun.endTime ?? new Date().toISOString() });
         await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
         return this.afterStage(run, { ...stage, status: "completed" });
+      }
       case "CANCELLED":
         if (run.status !== "cancelling") await this.deps.announceCancel(run.id);
         await store.updateStageRun(key, { status: "cancelled", endedAt: flowRun.endTime ?? new Date().toISOString() });
@@ -217,6 +224,13 @@ export class RunDriver {
       default:
         return;
     }
+  }
+
+  /** The stage's steps that have no accepted output (a stage whose flow run completed should have none). */
+  private async stepsWithoutOutput(run: RunRecord, stageId: string): Promise<string[]> {
+    const stepIds = this.deps.graph.stages.find((s) => s.id === stageId)?.steps.map((s) => s.id) ?? [];
+    const done = new Set((await this.deps.store.latestAcceptedOutputs(run.id, stepIds)).map((o) => o.stepId));
+    return stepIds.filter((id) => !done.has(id));
   }
 
   /** A crashed flow run's task runs that were cut off would show Running in the Prefect UI forever. Best effort. */

@@ -48,6 +48,25 @@ describe("pause and resume", () => {
     expect(await outputsOf(runId)).toHaveLength(8);
   });
 
+  it("fails the run with the reason when its stage's flow run is marked Completed by hand mid-stage; resume runs the missing steps", async () => {
+    const runId = await submit({ ...helloWorld(slow("marked-completed")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    const flowRun = (await flowRunOf(runId, "structure"))!;
+    // What the Prefect UI's "Change state" to Completed sends.
+    const marked = await fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRun.id}/set_state`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ state: { type: "COMPLETED", name: "Completed", message: "marked by an operator" }, force: true }),
+    });
+    expect(marked.ok).toBe(true);
+    const failed = await waitForRun(runId);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/stage structure: .* steps .*S7 have no output/);
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  });
+
   it("takes a pause sent right after submit: paused at the first step boundary, then resumed to the end", async () => {
     const runId = await submit({ ...helloWorld(slow("early-pause")), stages: ["idea_intake", "structure"] });
     const res = await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
