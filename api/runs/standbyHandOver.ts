@@ -51,12 +51,13 @@ export class StandbyHandOver {
     const spare = await this.takeRunningSpare();
     void this.topUpSpares(); // whether one was there or not: the next stage to look finds one
     if (spare) {
-      // The book keeps its own standby, still starting, for its next stage.
-      if (own) await standby.remember(runId, own.id).catch(() => undefined);
       const id = await this.assign(spare, target);
       if (id !== spare.id) await standby.addSpare(spare.id).catch(() => undefined); // not used: back in line
-      if (id) return id;
-      if (own) await standby.take(runId).catch(() => null);
+      if (id) {
+        // The book keeps its own standby, still starting, for its next stage.
+        if (own) await standby.remember(runId, own.id).catch(() => undefined);
+        return id;
+      }
     }
     return own ? this.assign(own, target) : null;
   }
