@@ -59,7 +59,7 @@ const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);
 const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks });
 const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, standby, handOver, pollMs: settings.prefect.pollMs });
-// Flow runs announce their end (prefect-flows/run_stage.py hooks): the driver moves on at once, polling stays the fallback.
+// Flow runs announce their end (prefect-flows/run_stage.py hooks), agent workers a stage's last step: the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();
 flowsFinished.listen(() => driver.nudge());

@@ -4,9 +4,10 @@ Prefect 2's process worker starts every flow run as `python -m prefect.engine`, 
 imports Prefect (~2 s on this kind of machine) before the flow's first task. Each stage of a book is one
 flow run, so a book paid that seven times. This worker is Prefect's own ProcessWorker with one change:
 `run()` asks a fork server (warm_zygote.py, which imported Prefect once) for a child that runs the same
-engine entry point. Everything else (polling the work pool, submitting, reporting the process id,
-killing cancelled runs, crash reporting) is the stock worker's code, and it serves a plain `process` work
-pool: the stock `prefect worker start --pool quire` remains a drop-in replacement.
+engine entry point. It also keeps the deployment and flow it reads for a few seconds (read_cache.py).
+Everything else (polling the work pool, submitting, reporting the process id, killing cancelled runs,
+crash reporting) is the stock worker's code, and it serves a plain `process` work pool: the stock
+`prefect worker start --pool quire` remains a drop-in replacement.
 
 Started by the launcher as `python prefect-flows/warm_worker.py --pool quire --name <name>`.
 """
@@ -34,7 +35,11 @@ from prefect.utilities.services import critical_service_loop
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 from redis.asyncio import Redis
 
+from read_cache import ReadCache
+
 ZYGOTE = Path(__file__).with_name("warm_zygote.py")
+# How long the worker keeps a read deployment or flow (read_cache.py).
+READ_CACHE_SECONDS = float(os.environ.get("QUIRE_WORKER_READ_CACHE_SECONDS", "10"))
 
 
 class Zygote:
@@ -132,6 +137,9 @@ with warnings.catch_warnings():
 
         async def __aenter__(self):
             await super().__aenter__()
+            # The stock worker reads the deployment twice and the flow once per flow run: keep them briefly.
+            self._client.read_deployment = ReadCache(self._client.read_deployment, READ_CACHE_SECONDS)
+            self._client.read_flow = ReadCache(self._client.read_flow, READ_CACHE_SECONDS)
             await self._zygote.start()
             return self
 

@@ -3,7 +3,7 @@ import { loadStageGraph } from "../api/config/stageGraph.js";
 import { loadSettings } from "../api/config/settings.js";
 import { createLogger } from "../api/logging.js";
 import { Redis } from "ioredis";
-import { EventNotifier, eventsChannel } from "../api/events/eventNotifier.js";
+import { EventNotifier, eventsChannel, flowFinishedChannel } from "../api/events/eventNotifier.js";
 import { notifyingStore } from "../api/store/notifyingStore.js";
 import { openStore } from "../api/store/openStore.js";
 import { AgentWorker } from "./agentWorker.js";
@@ -21,7 +21,9 @@ const store = notifyingStore(await openStore(settings.store, { migrate: false, c
 const secrets = new PrefectSecrets(createPrefectClient(settings.prefect.apiUrl));
 const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
 const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs, settings: settings.providers, credentials });
-const worker = new AgentWorker({ store, providers, graph, log }, {
+// A stage's last step done: the gateway's driver looks at the run now (the channel flow runs announce their end on).
+const stageStepsDone = async (runId: string) => void (await publisher.publish(flowFinishedChannel(settings.redis.queuePrefix), runId));
+const worker = new AgentWorker({ store, providers, graph, log, stageStepsDone }, {
   redisUrl: settings.redis.url,
   queuePrefix: settings.redis.queuePrefix,
   lockDurationMs: settings.worker.jobLockMs,

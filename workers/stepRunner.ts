@@ -19,6 +19,8 @@ export interface StepRunnerDeps {
   providers: ProviderRegistry;
   graph: StageGraph;
   log: Logger;
+  /** Tells the gateways that a stage's last step is done, so the next stage starts without waiting for Prefect's bookkeeping. */
+  stageStepsDone?: (runId: string) => Promise<void>;
 }
 
 /** Names this agent worker process in step.started events (which worker holds which step). */
@@ -137,6 +139,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   }
   const { output, created } = accepted;
   log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
+  if (deps.graph.stages.find((s) => s.id === job.stageId)?.steps.at(-1)?.id === job.stepId) await deps.stageStepsDone?.(job.runId).catch(() => undefined);
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }
 

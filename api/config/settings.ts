@@ -34,7 +34,7 @@ const SettingsSchema = z.object({
   QUIRE_PROVIDER: ProviderName.optional(),
   QUIRE_FLOW_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
   QUIRE_STANDBY_FLOW_RUNS: z.enum(["true", "false"]).default("true"),
-  QUIRE_SPARE_FLOW_RUNS: z.coerce.number().int().min(0).max(50).default(1),
+  QUIRE_SPARE_FLOW_RUNS: z.coerce.number().int().min(0).max(50).default(2),
   QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),

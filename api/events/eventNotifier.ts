@@ -44,5 +44,8 @@ export class EventHub {
 export const eventsChannel = (prefix: string) => `${prefix}:events`;
 /** Where the gateway wakes warm Prefect workers when a flow run awaits one (prefect-flows/warm_worker.py listens). */
 export const flowRunsReadyChannel = (prefix: string) => `${prefix}:flow-runs-ready`;
-/** Where run-stage flow runs announce (with their book run's id) that they reached a final state. */
+/**
+ * Where run-stage flow runs announce (with their book run's id) that they reached a final state, and agent
+ * workers that a stage's last step is done: either way, the run driver looks at that run now.
+ */
 export const flowFinishedChannel = (prefix: string) => `${prefix}:flow-finished`;

@@ -8,6 +8,7 @@ import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
+import { stageStepsDone } from "./stageSteps.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
@@ -147,7 +148,6 @@ export class RunDriver {
   private async follow(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<void> {
     const { store, holds } = this.deps;
     const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
-    const stageData = { attempt: stage.attempt, flowRunId: flowRun.id };
     switch (flowRun.stateType) {
       case "SCHEDULED":
       case "PENDING":
@@ -167,6 +167,10 @@ export class RunDriver {
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
           await this.deps.prefect.markCrashed(flowRun.id, "the flow process stopped renewing its lease (killed with its worker?)");
           return;
+        }
+        if (flowRun.stateType === "RUNNING" && (await this.stepsDoneEarly(run, stage))) {
+          // Its last step's output is in; Prefect is still recording the task's and the flow run's end.
+          return this.completeStage(run, stage, flowRun, new Date().toISOString());
         }
         if (flowRun.stateType === "RUNNING" && run.status === "pausing") {
           const pauseKey = await holds.pauseKey(run.id);
@@ -195,9 +199,7 @@ export class RunDriver {
           await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
           return this.finish(run, "failed", `stage ${stage.stageId}: its flow run ended Completed in Prefect, but steps ${missing.join(", ")} have no output (marked Completed by hand?); resume runs them`);
         }
-        await store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? startOf(stage, flowRun), endedAt: flowRun.endTime ?? new Date().toISOString() });
-        await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: stageData });
-        return this.afterStage(run, { ...stage, status: "completed" });
+        return this.completeStage(run, stage, flowRun, flowRun.endTime ?? new Date().toISOString());
       }
       case "CANCELLED":
         if (run.status !== "cancelling") await this.deps.announceCancel(run.id);
@@ -224,6 +226,27 @@ export class RunDriver {
       default:
         return;
     }
+  }
+
+  private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
+    const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
+    await this.deps.store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? startOf(stage, flowRun), endedAt });
+    await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
+    return this.afterStage(run, { ...stage, status: "completed" });
+  }
+
+  /**
+   * A running stage whose steps are all done (stageSteps.ts) need not wait for Prefect to record its flow
+   * run's end: the next stage can start now. Not the book's last stage: `run.completed` still means every
+   * flow run of the book has finished in Prefect. Not while a cancel is under way: that waits for Prefect.
+   */
+  private async stepsDoneEarly(run: RunRecord, stage: StageRunRecord): Promise<boolean> {
+    const { graph, store } = this.deps;
+    if (run.status !== "running" && run.status !== "pausing") return false;
+    if (!nextStage(graph, run.request.stages, stage.stageId)) return false;
+    const shape = graph.stages.find((s) => s.id === stage.stageId);
+    if (!shape) return false;
+    return stageStepsDone(shape, await store.latestAcceptedOutputs(run.id, shape.steps.map((s) => s.id)));
   }
 
   /** The stage's steps that have no accepted output (a stage whose flow run completed should have none). */
