@@ -45,7 +45,9 @@ READ_CACHE_SECONDS = float(os.environ.get("QUIRE_WORKER_READ_CACHE_SECONDS", "10
 class Zygote:
     """The worker's side of the fork server's line protocol (see warm_zygote.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stderr: Optional[int] = None) -> None:
+        """stderr: where the fork server and its children write theirs (default: the worker's own)."""
+        self._stderr = stderr
         self._process: Optional[asyncio.subprocess.Process] = None
         self._spawns: deque[asyncio.Future] = deque()
         self._exits: dict[int, asyncio.Future] = {}
@@ -53,7 +55,7 @@ class Zygote:
         self._reader: Optional[asyncio.Task] = None
 
     async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(sys.executable, str(ZYGOTE), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+        self._process = await asyncio.create_subprocess_exec(sys.executable, str(ZYGOTE), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 20)
         ready = await self._process.stdout.readline()
         if not ready or not json.loads(ready).get("ready"):
             raise RuntimeError("the warm fork server did not start")
