@@ -27,6 +27,9 @@ export interface StageLauncherDeps {
  * crash between the writes finds the same flow run instead of starting a second one.
  */
 export class StageLauncher {
+  /** Each run's standby creation in flight: one at a time per run, off the driver's path (prepareStandby). */
+  private readonly preparing = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: StageLauncherDeps) {}
 
   /**
@@ -44,7 +47,7 @@ export class StageLauncher {
     const plan = planStage(this.deps.graph, run.request, stageId, this.deps.providerDefaults);
     const stage = await store.insertStageRun({ runId: run.id, stageId, attempt, plannedSteps: plan.steps.length });
     await this.createFlowRun(run, stage, fresh);
-    await this.prepareStandby(run, stage);
+    this.prepareStandby(run, stage);
     return stage;
   }
 
@@ -71,10 +74,21 @@ export class StageLauncher {
     return flowRun.id;
   }
 
-  /** Starts the book's next flow run now, so it is up and waiting when the next stage is due. Best effort. */
-  private async prepareStandby(run: RunRecord, stage: StageRunRecord): Promise<void> {
-    const { handOver, graph } = this.deps;
+  /**
+   * Starts the book's next flow run now, so it is up and waiting when the next stage is due. Best effort,
+   * and not awaited: creating a flow run can take Prefect a few hundred ms under load (it answers 503
+   * "database is locked" and we retry), and a one-step stage would otherwise end before the driver
+   * got to it. A standby created after its book stopped being driven ends at once (StandbyHandOver).
+   */
+  private prepareStandby(run: RunRecord, stage: StageRunRecord): void {
+    const { handOver, graph, store } = this.deps;
     if (!handOver || run.mode !== "auto" || !nextStage(graph, run.request.stages, stage.stageId)) return;
-    await handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`);
+    const stillDriven = async () => ["running", "pausing"].includes((await store.getRun(run.id))?.status ?? "gone");
+    const previous = this.preparing.get(run.id) ?? Promise.resolve();
+    const current = previous.then(() => handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`, stillDriven)).catch(() => undefined);
+    this.preparing.set(run.id, current);
+    void current.finally(() => {
+      if (this.preparing.get(run.id) === current) this.preparing.delete(run.id);
+    });
   }
 }

@@ -65,9 +65,9 @@ export class StandbyFlowRuns {
     await this.redis.rpush(this.spares(), flowRunId);
   }
 
-  /** Takes the oldest spare, if any: nobody else can take it after this. */
-  async takeSpare(): Promise<string | null> {
-    return this.redis.lpop(this.spares());
+  /** Takes this spare out of the line; false when another hand-over took it first. */
+  async takeSpareById(flowRunId: string): Promise<boolean> {
+    return (await this.redis.lrem(this.spares(), 1, flowRunId)) === 1;
   }
 
   async spareIds(): Promise<string[]> {

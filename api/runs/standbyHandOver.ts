@@ -32,6 +32,7 @@ const waiting = (runId: string) => ({ runId, stageId: "", attempt: 0, steps: [],
  */
 export class StandbyHandOver {
   private toppingUp?: Promise<void>;
+  private toppingUpAgain?: Promise<void>;
 
   constructor(private readonly deps: StandbyHandOverDeps) {}
 
@@ -62,21 +63,36 @@ export class StandbyHandOver {
     return own ? this.assign(own, target) : null;
   }
 
-  /** Starts the book's next flow run now, to wait for its next stage; not when it already has one. Best effort. */
-  async prepareStandby(runId: string, idempotencyKey: string): Promise<void> {
+  /**
+   * Starts the book's next flow run now, to wait for its next stage; not when it already has one. Best
+   * effort. `stillWanted` is asked once it is recorded: a book that finished or paused meanwhile (its
+   * standby already dismissed) has it ended at once rather than left waiting until it expires.
+   */
+  async prepareStandby(runId: string, idempotencyKey: string, stillWanted: () => Promise<boolean> = async () => true): Promise<void> {
     const { standby, prefect, log } = this.deps;
     try {
       if (await standby.has(runId)) return; // kept from a stage that took a spare instead
       const flowRun = await prefect.createFlowRun({ name: `${runId.slice(0, 8)}-standby`, parameters: waiting(runId), tags: standbyTags(runId), idempotencyKey });
       await standby.remember(runId, flowRun.id);
+      if (!(await stillWanted())) await standby.dismiss(runId);
     } catch (err) {
       log.warn({ runId, err: (err as Error).message }, "could not start a standby flow run; the next stage will start its own");
     }
   }
 
-  /** Starts spares until there are as many as configured. One top-up at a time; best effort. */
+  /**
+   * Starts spares until there are as many as configured. One top-up at a time; one asked for while
+   * another runs (whose creations may be slow: Prefect retries under load) runs after it. Best effort.
+   */
   topUpSpares(): Promise<void> {
-    this.toppingUp ??= this.topUp().finally(() => (this.toppingUp = undefined));
+    if (this.toppingUp) {
+      this.toppingUpAgain ??= this.toppingUp.then(() => {
+        this.toppingUpAgain = undefined;
+        return this.topUpSpares();
+      });
+      return this.toppingUpAgain;
+    }
+    this.toppingUp = this.topUp().finally(() => (this.toppingUp = undefined));
     return this.toppingUp;
   }
 
@@ -103,7 +119,7 @@ export class StandbyHandOver {
   private async topUp(): Promise<void> {
     const { standby, prefect, log } = this.deps;
     try {
-      for (let have = (await standby.spareIds()).length; have < this.deps.spares; have++) {
+      while ((await standby.spareIds()).length < this.deps.spares) {
         const flowRun = await prefect.createFlowRun({ name: "spare", parameters: waiting(""), tags: [STANDBY_TAG], idempotencyKey: `spare:${randomUUID()}` });
         await standby.addSpare(flowRun.id);
       }
@@ -112,19 +128,15 @@ export class StandbyHandOver {
     }
   }
 
-  /** The oldest spare that is already running; one still starting goes back in line (null: none is up). */
+  /** The oldest spare that is already running, taken out of the line (null: none is up); dead ones leave it. */
   private async takeRunningSpare(): Promise<FlowRunView | null> {
     const { standby } = this.deps;
-    for (;;) {
-      const id = await standby.takeSpare().catch(() => null);
-      if (!id) return null;
+    for (const id of await standby.spareIds().catch(() => [])) {
       const spare = await this.alive(id);
-      if (spare?.stateType === "RUNNING") return spare;
-      if (spare) {
-        await standby.addSpare(id).catch(() => undefined);
-        return null;
-      }
+      if (!spare) await standby.dropSpare(id).catch(() => undefined);
+      else if (spare.stateType === "RUNNING" && (await standby.takeSpareById(id).catch(() => false))) return spare;
     }
+    return null;
   }
 
   /** The waiting flow run, if it can still take a stage: waiting in Prefect, its process alive, unclaimed. */

@@ -47,14 +47,17 @@ describe("standby flow runs in Redis", () => {
     expect(await standby.assign("fr-dismissed", stage("run-2"))).toBe(false);
   });
 
-  it("keeps spares in line, oldest first", async () => {
+  it("keeps spares in line, oldest first, and lets each be taken once", async () => {
     const standby = new StandbyFlowRuns(redis, "t3");
     await standby.addSpare("spare-a");
     await standby.addSpare("spare-b");
-    expect(await standby.spareIds()).toEqual(["spare-a", "spare-b"]);
-    expect(await standby.takeSpare()).toBe("spare-a");
-    await standby.dropSpare("spare-b");
-    expect(await standby.takeSpare()).toBeNull();
+    await standby.addSpare("spare-c");
+    expect(await standby.spareIds()).toEqual(["spare-a", "spare-b", "spare-c"]);
+    // Two gateways after the same spare (the one that is up, not necessarily the oldest): one gets it.
+    expect(await Promise.all([standby.takeSpareById("spare-b"), standby.takeSpareById("spare-b")])).toEqual(expect.arrayContaining([true, false]));
+    await standby.dropSpare("spare-c");
+    expect(await standby.spareIds()).toEqual(["spare-a"]);
+    expect(await standby.takeSpareById("spare-c")).toBe(false);
   });
 });
 

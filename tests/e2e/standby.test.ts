@@ -53,6 +53,18 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     expect((await prefect().taskRunsOf(ended.id))).toEqual([]);
   });
 
+  it("ends a standby whose creation finished after its run was cancelled (it is created off the driver's path)", async () => {
+    const runId = await submit(`standby-early-cancel ${Date.now()} [mock:delay=500]`);
+    await waitForRun(runId, { until: (r) => r.stages.length >= 1 }); // the first stage started: its standby is on its way
+    await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
+    expect((await waitForRun(runId)).status).toBe("cancelled");
+    const ended = await eventually("the book's standbys to end unused", async () => {
+      const standbys = await prefect().flowRunsTagged([`standby-for:${runId}`]);
+      return standbys.length >= 1 && standbys.every((f) => f.stateType === "COMPLETED") ? standbys : undefined;
+    });
+    for (const standby of ended) expect(await prefect().taskRunsOf(standby.id)).toEqual([]);
+  });
+
   it("marks a standby whose process was killed Crashed, so it does not stay Running, and the book still completes", async () => {
     const runId = await submit(`standby-kill ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });
