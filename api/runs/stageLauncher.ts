@@ -27,9 +27,6 @@ export interface StageLauncherDeps {
  * crash between the writes finds the same flow run instead of starting a second one.
  */
 export class StageLauncher {
-  /** Each run's standby creation in flight: one at a time per run, off the driver's path (prepareStandby). */
-  private readonly preparing = new Map<string, Promise<void>>();
-
   constructor(private readonly deps: StageLauncherDeps) {}
 
   /**
@@ -47,7 +44,7 @@ export class StageLauncher {
     const plan = planStage(this.deps.graph, run.request, stageId, this.deps.providerDefaults);
     const stage = await store.insertStageRun({ runId: run.id, stageId, attempt, plannedSteps: plan.steps.length });
     await this.createFlowRun(run, stage, fresh);
-    this.prepareStandby(run, stage);
+    await this.prepareStandby(run, stage);
     return stage;
   }
 
@@ -75,20 +72,14 @@ export class StageLauncher {
   }
 
   /**
-   * Starts the book's next flow run now, so it is up and waiting when the next stage is due. Best effort,
-   * and not awaited: creating a flow run can take Prefect a few hundred ms under load (it answers 503
-   * "database is locked" and we retry), and a one-step stage would otherwise end before the driver
-   * got to it. A standby created after its book stopped being driven ends at once (StandbyHandOver).
+   * Starts the book's next flow run now, so it is up and waiting when the next stage is due. Best effort.
+   * Awaited, so a driver creates flow runs one at a time (creations that overlap collide in Prefect's SQLite:
+   * 503 "database is locked", retried); with it off the driver's path, 20 books ran slower in the bench.
    */
-  private prepareStandby(run: RunRecord, stage: StageRunRecord): void {
+  private async prepareStandby(run: RunRecord, stage: StageRunRecord): Promise<void> {
     const { handOver, graph, store } = this.deps;
     if (!handOver || run.mode !== "auto" || !nextStage(graph, run.request.stages, stage.stageId)) return;
     const stillDriven = async () => ["running", "pausing"].includes((await store.getRun(run.id))?.status ?? "gone");
-    const previous = this.preparing.get(run.id) ?? Promise.resolve();
-    const current = previous.then(() => handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`, stillDriven)).catch(() => undefined);
-    this.preparing.set(run.id, current);
-    void current.finally(() => {
-      if (this.preparing.get(run.id) === current) this.preparing.delete(run.id);
-    });
+    await handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`, stillDriven);
   }
 }

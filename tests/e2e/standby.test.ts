@@ -53,7 +53,7 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     expect((await prefect().taskRunsOf(ended.id))).toEqual([]);
   });
 
-  it("ends a standby whose creation finished after its run was cancelled (it is created off the driver's path)", async () => {
+  it("ends the standby of a run cancelled while its first stage had just started", async () => {
     const runId = await submit(`standby-early-cancel ${Date.now()} [mock:delay=500]`);
     await waitForRun(runId, { until: (r) => r.stages.length >= 1 }); // the first stage started: its standby is on its way
     await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
