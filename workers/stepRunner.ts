@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { StageGraph } from "../api/config/stageGraph.js";
 import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
+import { isLastStepOfStage } from "../api/runs/stageSteps.js";
 import { withSpan } from "../api/tracing.js";
 import type { Store } from "../api/store/store.js";
 import { outputJsonSchema, parseOutput, type StepOutputContent } from "./outputSchemas.js";
@@ -139,7 +140,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   }
   const { output, created } = accepted;
   log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
-  if (deps.graph.stages.find((s) => s.id === job.stageId)?.steps.at(-1)?.id === job.stepId) await deps.stageStepsDone?.(job.runId).catch(() => undefined);
+  if (isLastStepOfStage(deps.graph.stages, job.stageId, job.stepId)) await deps.stageStepsDone?.(job.runId).catch(() => undefined);
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }
 

@@ -7,6 +7,11 @@ export interface StageShape {
   loop?: StageLoop;
 }
 
+/** True when `stepId` is the last step of its stage in the graph (its output may end the stage). */
+export function isLastStepOfStage(stages: { id: string; steps: { id: string }[] }[], stageId: string, stepId: string): boolean {
+  return stages.find((s) => s.id === stageId)?.steps.at(-1)?.id === stepId;
+}
+
 /**
  * True when the stage's flow run has no step left to run: every step has an accepted output and the
  * loop, if the stage has one, is over (its last review said `until`, or it ran `maxIterations` times).

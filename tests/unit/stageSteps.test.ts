@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStageGraph } from "../../api/config/stageGraph.js";
-import { stageStepsDone } from "../../api/runs/stageSteps.js";
+import { isLastStepOfStage, stageStepsDone } from "../../api/runs/stageSteps.js";
 
 const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
 const stage = (id: string) => graph.stages.find((s) => s.id === id)!;
@@ -36,5 +36,13 @@ describe("stageStepsDone", () => {
     const shape = { steps: [{ id: "A" }, { id: "B" }, { id: "C" }], loop: { from: "A", to: "B", until: "ok", maxIterations: 3 } };
     expect(stageStepsDone(shape, [out("A"), out("B", { ok: false })])).toBe(false);
     expect(stageStepsDone(shape, [out("A"), out("B", { ok: false }), out("C")])).toBe(true);
+  });
+});
+
+describe("isLastStepOfStage", () => {
+  it("names the step whose accepted output may end its stage", () => {
+    expect(isLastStepOfStage(graph.stages, "structure", "S7")).toBe(true);
+    expect(isLastStepOfStage(graph.stages, "structure", "S6")).toBe(false);
+    expect(isLastStepOfStage(graph.stages, "unknown", "S7")).toBe(false);
   });
 });
