@@ -141,6 +141,12 @@ export class PrefectRuns {
     }));
   }
 
+  /** The types of every state a flow run has been in, oldest first (the Prefect UI's state history). */
+  async stateHistory(flowRunId: string): Promise<PrefectStateType[]> {
+    const states = await unwrap(`read states of flow run ${flowRunId}`, () => this.client.GET("/flow_run_states/", { params: { query: { flow_run_id: flowRunId } } }));
+    return [...states].sort((a, b) => Date.parse(a.timestamp ?? "") - Date.parse(b.timestamp ?? "")).map((s) => s.type);
+  }
+
   /**
    * Suspends a running flow run the way the Prefect UI's Suspend button does: the engine refuses the
    * next task and the process exits. `pauseKey` makes a repeat of the same pause a no-op. Prefect

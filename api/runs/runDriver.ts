@@ -8,7 +8,8 @@ import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
-import { stageStepsDone } from "./stageSteps.js";
+import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
+import { stageStartedAt } from "./stageTimings.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
@@ -161,7 +162,7 @@ export class RunDriver {
           }
         }
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
-          await store.updateStageRun(key, { status: "running", startedAt: startOf(stage, flowRun) });
+          await store.updateStageRun(key, { status: "running", startedAt: stageStartedAt(stage, flowRun.startTime) });
         }
         if (flowRun.stateType === "RUNNING" && (await this.deps.leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
@@ -193,12 +194,7 @@ export class RunDriver {
         }
         return;
       case "COMPLETED": {
-        const missing = run.status === "cancelling" ? [] : await this.stepsWithoutOutput(run, stage.stageId);
-        if (missing.length) {
-          // Completed without its steps: marked Completed by hand in the Prefect UI, say. Not a finished stage.
-          await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
-          return this.finish(run, "failed", `stage ${stage.stageId}: its flow run ended Completed in Prefect, but steps ${missing.join(", ")} have no output (marked Completed by hand?); resume runs them`);
-        }
+        if (run.status !== "cancelling" && (await this.failIfStepsMissing(run, stage, flowRun))) return;
         return this.completeStage(run, stage, flowRun, flowRun.endTime ?? new Date().toISOString());
       }
       case "CANCELLED":
@@ -210,6 +206,9 @@ export class RunDriver {
       case "CRASHED":
       case "FAILED": {
         if (flowRun.stateType === "CRASHED") await this.tidyCrashed(flowRun);
+        // Marked Completed by hand, then failed by its flow process, still going, before a poll saw the Completed.
+        const markedCompleted = run.status !== "cancelling" && (await this.deps.prefect.stateHistory(flowRun.id)).includes("COMPLETED");
+        if (markedCompleted && (await this.failIfStepsMissing(run, stage, flowRun))) return;
         await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
         if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
         const attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
@@ -228,9 +227,22 @@ export class RunDriver {
     }
   }
 
+  /**
+   * A flow run marked Completed while some of its stage's steps have no output (by hand in the Prefect UI,
+   * say) is not a finished stage: the run fails, saying which; resume runs them. True if it failed the run.
+   */
+  private async failIfStepsMissing(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<boolean> {
+    const steps = this.deps.graph.stages.find((s) => s.id === stage.stageId)?.steps ?? [];
+    const missing = stepsWithoutOutput(steps, await this.deps.store.latestAcceptedOutputs(run.id, steps.map((s) => s.id)));
+    if (!missing.length) return false;
+    await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
+    await this.finish(run, "failed", `stage ${stage.stageId}: its flow run was marked Completed in Prefect, but steps ${missing.join(", ")} have no output (marked Completed by hand?); resume runs them`);
+    return true;
+  }
+
   private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
     const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
-    await this.deps.store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? startOf(stage, flowRun), endedAt });
+    await this.deps.store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt });
     await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
     return this.afterStage(run, { ...stage, status: "completed" });
   }
@@ -247,13 +259,6 @@ export class RunDriver {
     const shape = graph.stages.find((s) => s.id === stage.stageId);
     if (!shape) return false;
     return stageStepsDone(shape, await store.latestAcceptedOutputs(run.id, shape.steps.map((s) => s.id)));
-  }
-
-  /** The stage's steps that have no accepted output (a stage whose flow run completed should have none). */
-  private async stepsWithoutOutput(run: RunRecord, stageId: string): Promise<string[]> {
-    const stepIds = this.deps.graph.stages.find((s) => s.id === stageId)?.steps.map((s) => s.id) ?? [];
-    const done = new Set((await this.deps.store.latestAcceptedOutputs(run.id, stepIds)).map((o) => o.stepId));
-    return stepIds.filter((id) => !done.has(id));
   }
 
   /** A crashed flow run's task runs that were cut off would show Running in the Prefect UI forever. Best effort. */
@@ -300,10 +305,4 @@ export class RunDriver {
   private event(run: RunRecord, type: string, fields: RunEventFields): Promise<void> {
     return emitRunEvent(this.deps.store, this.deps.graph, run, type, fields);
   }
-}
-
-/** When the stage started running: its flow run's start, or the stage's own creation for a standby flow run that started before it. */
-function startOf(stage: StageRunRecord, flowRun: FlowRunView): string {
-  const started = flowRun.startTime ?? new Date().toISOString();
-  return Date.parse(started) < Date.parse(stage.createdAt) ? stage.createdAt : started;
 }

@@ -29,3 +29,9 @@ export function stageStepsDone(stage: StageShape, latest: Pick<StepOutputRecord,
   const review = byStep.get(last)!;
   return Boolean(review.content[loop.until]) || review.iteration >= loop.maxIterations;
 }
+
+/** The stage's step ids, in order, that have no accepted output in `latest`. */
+export function stepsWithoutOutput(steps: { id: string }[], latest: Pick<StepOutputRecord, "stepId">[]): string[] {
+  const done = new Set(latest.map((o) => o.stepId));
+  return steps.map((s) => s.id).filter((id) => !done.has(id));
+}

@@ -18,3 +18,12 @@ export function stageTimings(stageRuns: StageRunRecord[], events: EventRecord[])
     return { stageId: s.stageId, attempt: s.attempt, startupMs: ms(s.createdAt, firstStep?.at), totalMs: ms(s.createdAt, s.endedAt) };
   });
 }
+
+/**
+ * When a stage started running: its flow run's start, or the stage's own creation for a standby flow run
+ * that started before the stage was given to it. Now when Prefect has no start yet.
+ */
+export function stageStartedAt(stage: Pick<StageRunRecord, "createdAt">, flowRunStart: string | null): string {
+  const started = flowRunStart ?? new Date().toISOString();
+  return Date.parse(started) < Date.parse(stage.createdAt) ? stage.createdAt : started;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { percentComplete } from "../../api/runs/progress.js";
-import { stageTimings } from "../../api/runs/stageTimings.js";
+import { stageStartedAt, stageTimings } from "../../api/runs/stageTimings.js";
 import type { EventRecord, StageRunRecord } from "../../api/store/records.js";
 
 describe("percentComplete", () => {
@@ -28,5 +28,15 @@ describe("stageTimings", () => {
   });
   it("leaves unknown timings null", () => {
     expect(stageTimings([stage("a", "2026-01-01T00:00:00.000Z", null)], [])[0]).toMatchObject({ startupMs: null, totalMs: null });
+  });
+});
+
+describe("stageStartedAt", () => {
+  const stage = { createdAt: "2026-01-01T00:00:10.000Z" };
+  it("is the flow run's start when the flow run started for this stage", () => {
+    expect(stageStartedAt(stage, "2026-01-01T00:00:11.000Z")).toBe("2026-01-01T00:00:11.000Z");
+  });
+  it("is the stage's creation for a standby flow run that was up before the stage was given to it", () => {
+    expect(stageStartedAt(stage, "2026-01-01T00:00:02.000Z")).toBe(stage.createdAt);
   });
 });

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStageGraph } from "../../api/config/stageGraph.js";
-import { isLastStepOfStage, stageStepsDone } from "../../api/runs/stageSteps.js";
+import { isLastStepOfStage, stageStepsDone, stepsWithoutOutput } from "../../api/runs/stageSteps.js";
 
 const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
 const stage = (id: string) => graph.stages.find((s) => s.id === id)!;
@@ -44,5 +44,13 @@ describe("isLastStepOfStage", () => {
     expect(isLastStepOfStage(graph.stages, "structure", "S7")).toBe(true);
     expect(isLastStepOfStage(graph.stages, "structure", "S6")).toBe(false);
     expect(isLastStepOfStage(graph.stages, "unknown", "S7")).toBe(false);
+  });
+});
+
+describe("stepsWithoutOutput", () => {
+  it("lists, in the stage's order, the steps with no accepted output", () => {
+    const steps = stage("structure").steps;
+    expect(stepsWithoutOutput(steps, [out("S2"), out("S1")])).toEqual(["S3", "S4", "S5", "S6", "S7"]);
+    expect(stepsWithoutOutput(steps, steps.map((s) => out(s.id)))).toEqual([]);
   });
 });
