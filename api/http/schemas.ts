@@ -1,6 +1,7 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { ProviderName } from "../config/stageGraphSchema.js";
+import { runStatuses } from "../store/records.js";
 
 extendZodWithOpenApi(z);
 
@@ -31,7 +32,7 @@ export const RunSubmission = z
 export type RunSubmission = z.infer<typeof RunSubmission>;
 
 export const RunListQuery = z.strictObject({
-  status: z.enum(["queued", "running", "pausing", "paused", "cancelling", "completed", "failed", "cancelled"]).optional(),
+  status: z.enum(runStatuses).optional(),
   category: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().optional(),

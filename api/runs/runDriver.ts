@@ -10,7 +10,7 @@ import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
-import { drivenStatuses } from "./runStateMachine.js";
+import { drivenStatuses, stepsRunStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
@@ -254,7 +254,7 @@ export class RunDriver {
    */
   private async stepsDoneEarly(run: RunRecord, stage: StageRunRecord): Promise<boolean> {
     const { graph, store } = this.deps;
-    if (run.status !== "running" && run.status !== "pausing") return false;
+    if (!stepsRunStatuses.includes(run.status)) return false;
     if (!nextStage(graph, run.request.stages, stage.stageId)) return false;
     const shape = graph.stages.find((s) => s.id === stage.stageId);
     if (!shape) return false;

@@ -135,4 +135,6 @@ function assertNever(x: never): never {
 
 /** Statuses in which the run driver has work to do. */
 export const drivenStatuses: RunStatus[] = ["queued", "running", "pausing", "paused", "cancelling"];
+/** Statuses in which the current stage's steps go on running (a pause takes effect at the next boundary). */
+export const stepsRunStatuses: RunStatus[] = ["running", "pausing"];
 export const finalStatuses: RunStatus[] = ["completed", "cancelled"];

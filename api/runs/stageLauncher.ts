@@ -6,6 +6,7 @@ import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
 import { nextStage } from "./guards.js";
 import { emitRunEvent } from "./runEvents.js";
+import { stepsRunStatuses } from "./runStateMachine.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
 
@@ -79,7 +80,7 @@ export class StageLauncher {
   private async prepareStandby(run: RunRecord, stage: StageRunRecord): Promise<void> {
     const { handOver, graph, store } = this.deps;
     if (!handOver || run.mode !== "auto" || !nextStage(graph, run.request.stages, stage.stageId)) return;
-    const stillDriven = async () => ["running", "pausing"].includes((await store.getRun(run.id))?.status ?? "gone");
+    const stillDriven = async () => stepsRunStatuses.includes((await store.getRun(run.id))?.status ?? "failed");
     await handOver.prepareStandby(run.id, `${run.id}:standby-after:${stage.stageId}:${stage.attempt}`, stillDriven);
   }
 }

@@ -2,9 +2,10 @@ import type { Kysely } from "kysely";
 import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepOutputRecord } from "./records.js";
 import type { RunBundle } from "./runBundle.js";
 import type { Database } from "./schema.js";
+import { drivenStatuses } from "../runs/runStateMachine.js";
 import { insertAudit } from "./writeStatements.js";
 
-const live = new Set(["queued", "running", "pausing", "paused", "cancelling"]);
+const live = new Set<string>(drivenStatuses);
 const liveStage = new Set(["scheduled", "running", "paused"]);
 
 /**
