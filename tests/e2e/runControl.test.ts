@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, waitForRun } from "./gatewayClient.js";
+import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, stackControl, waitForRun } from "./gatewayClient.js";
 import { flowRunOf, prefect } from "./prefectView.js";
 
 const submit = async (body: object) => {
@@ -48,23 +48,41 @@ describe("pause and resume", () => {
     expect(await outputsOf(runId)).toHaveLength(8);
   });
 
-  it("fails the run with the reason when its stage's flow run is marked Completed by hand mid-stage; resume runs the missing steps", async () => {
-    const runId = await submit({ ...helloWorld(slow("marked-completed")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: midStructure });
-    const flowRun = (await flowRunOf(runId, "structure"))!;
-    // What the Prefect UI's "Change state" to Completed sends.
-    const marked = await fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRun.id}/set_state`, {
+  // What the Prefect UI's "Change state" sends.
+  const setState = (flowRunId: string, type: string, message: string) =>
+    fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRunId}/set_state`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ state: { type: "COMPLETED", name: "Completed", message: "marked by an operator" }, force: true }),
+      body: JSON.stringify({ state: { type, name: type[0] + type.slice(1).toLowerCase(), message }, force: true }),
     });
-    expect(marked.ok).toBe(true);
+
+  const failsWithTheMissingSteps = async (runId: string) => {
     const failed = await waitForRun(runId);
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/stage structure: .* steps .*S7 have no output/);
     expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
     expect((await waitForRun(runId)).status).toBe("completed");
     expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  };
+
+  it("fails the run with the reason when its stage's flow run is marked Completed by hand mid-stage; resume runs the missing steps", async () => {
+    const runId = await submit({ ...helloWorld(slow("marked-completed")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    expect((await setState((await flowRunOf(runId, "structure"))!.id, "COMPLETED", "marked by an operator")).ok).toBe(true);
+    await failsWithTheMissingSteps(runId);
+  });
+
+  it("gives the same reason when the flow's process, still going, then failed the flow run before the gateway saw it Completed", async () => {
+    const runId = await submit({ ...helloWorld(slow("marked-then-failed")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    const flowRunId = (await flowRunOf(runId, "structure"))!.id;
+    // Prefect lets the process move the flow run on to Failed ("UnfinishedRun"), often before the next poll;
+    // with the gateway down meanwhile, it only ever sees Failed, with the Completed in the state history.
+    await stackControl("kill", "gateway");
+    expect((await setState(flowRunId, "COMPLETED", "marked by an operator")).ok).toBe(true);
+    expect((await setState(flowRunId, "FAILED", "Flow run encountered an exception. UnfinishedRun")).ok).toBe(true);
+    await stackControl("restart", "gateway");
+    await failsWithTheMissingSteps(runId);
   });
 
   it("takes a pause sent right after submit: paused at the first step boundary, then resumed to the end", async () => {
