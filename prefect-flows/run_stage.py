@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api_outage import outage_handler, run_riding_outages
+from redis_names import redis_name
 
 REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
 QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
@@ -50,8 +51,8 @@ class StepTimedOut(Exception):
 
 
 def queue_name(provider: str) -> str:
-    """One queue per provider, so each has its own workers and rate limit (workers/queueNames.ts)."""
-    return f"steps-{provider}"
+    """One queue per provider, so each has its own workers and rate limit."""
+    return redis_name("stepQueue", provider=provider)
 
 
 def job_id(run_id: str, stage_id: str, attempt: int, step_id: str, iteration: int, try_number: int) -> str:
@@ -133,7 +134,7 @@ async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iterati
 
 def lease_key(flow_run_id: str) -> str:
     """The flow process's lease in Redis (api/runs/flowLeases.ts reads it)."""
-    return f"{QUEUE_PREFIX}:flow-lease:{flow_run_id}"
+    return redis_name("flowLease", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
 
 
 async def keep_lease(redis: Redis, flow_run_id: str) -> None:
@@ -149,7 +150,7 @@ async def keep_lease(redis: Redis, flow_run_id: str) -> None:
 
 def hold_key(run_id: str) -> str:
     """The gateway's hold flag for a run (api/runs/holdFlags.ts); its value is the pause key."""
-    return f"{QUEUE_PREFIX}:hold:{run_id}"
+    return redis_name("hold", prefix=QUEUE_PREFIX, runId=run_id)
 
 
 async def honour_hold(redis: Redis, run_id: str) -> None:
@@ -168,7 +169,7 @@ async def honour_hold(redis: Redis, run_id: str) -> None:
 
 def flow_finished_channel() -> str:
     """Where the gateway listens for finished flow runs (api/events/eventNotifier.ts)."""
-    return f"{QUEUE_PREFIX}:flow-finished"
+    return redis_name("flowFinished", prefix=QUEUE_PREFIX)
 
 
 async def announce_finished(flow: Any, flow_run: Any, state: Any) -> None:
@@ -185,7 +186,7 @@ async def announce_finished(flow: Any, flow_run: Any, state: Any) -> None:
 
 def standby_key(flow_run_id: str) -> str:
     """A standby flow run's assignment: the stage the gateway gives it, or "expired" (api/runs/standbyFlowRuns.ts)."""
-    return f"{QUEUE_PREFIX}:standby:{flow_run_id}"
+    return redis_name("standby", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
 
 
 async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
@@ -205,7 +206,7 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
             if value is not None:
                 assignment = json.loads(value)
                 return None if assignment.get("expired") or assignment.get("dismissed") else assignment
-            await redis.blpop([f"{standby_key(flow_run_id)}:bell"], timeout=1)
+            await redis.blpop([redis_name("standbyBell", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)], timeout=1)
         except (ConnectionError, OSError, RedisError):
             await asyncio.sleep(1)  # Redis restarting: the assignment, if any, is kept (append-only file)
 

@@ -3,7 +3,8 @@
 import unittest
 from types import SimpleNamespace
 
-from run_stage import PERMANENT_MARK, is_retryable, job_id, next_step_index, queue_name
+from redis_names import redis_name
+from run_stage import PERMANENT_MARK, QUEUE_PREFIX, hold_key, is_retryable, job_id, next_step_index, queue_name
 
 STEPS = [{"stepId": s} for s in ["S1", "S2", "S3", "S4"]]
 LOOP = {"from": "S2", "to": "S3", "until": "final", "maxIterations": 3}
@@ -27,6 +28,12 @@ class NextStepIndex(unittest.TestCase):
 
 
 class Naming(unittest.TestCase):
+    def test_shared_redis_names_come_from_the_one_declaration(self):
+        self.assertEqual(hold_key("run-1"), f"{QUEUE_PREFIX}:hold:run-1")
+        self.assertEqual(redis_name("standbyBell", prefix="p", flowRunId="fr"), "p:standby:fr:bell")
+        with self.assertRaises(KeyError):
+            redis_name("hold", prefix="p")
+
     def test_job_ids_are_deterministic_and_free_of_colons(self):
         jid = job_id("run-1", "structure", 2, "S3", 1, 1)
         self.assertEqual(jid, job_id("run-1", "structure", 2, "S3", 1, 1))

@@ -36,6 +36,7 @@ from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, Proc
 from redis.asyncio import Redis
 
 from read_cache import ReadCache
+from redis_names import redis_name
 
 ZYGOTE = Path(__file__).with_name("warm_zygote.py")
 # How long the worker keeps a read deployment or flow (read_cache.py).
@@ -174,7 +175,7 @@ with warnings.catch_warnings():
 
 def flow_runs_ready_channel() -> str:
     """Where the gateway announces a flow run that awaits a worker (api/events/eventNotifier.ts)."""
-    return f"{os.environ.get('QUIRE_QUEUE_PREFIX', 'quire')}:flow-runs-ready"
+    return redis_name("flowRunsReady", prefix=os.environ.get("QUIRE_QUEUE_PREFIX", "quire"))
 
 
 async def fetch_when_woken(worker: WarmProcessWorker) -> None:

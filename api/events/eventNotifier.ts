@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisName } from "../config/redisNames.js";
 
 /**
  * Tells every gateway that a run has new events, over Redis pub/sub (the message is the run id). The
@@ -43,9 +44,9 @@ export class EventHub {
 
 export const eventsChannel = (prefix: string) => `${prefix}:events`;
 /** Where the gateway wakes warm Prefect workers when a flow run awaits one (prefect-flows/warm_worker.py listens). */
-export const flowRunsReadyChannel = (prefix: string) => `${prefix}:flow-runs-ready`;
+export const flowRunsReadyChannel = (prefix: string) => redisName("flowRunsReady", { prefix });
 /**
  * Where run-stage flow runs announce (with their book run's id) that they reached a final state, and agent
  * workers that a stage's last step is done: either way, the run driver looks at that run now.
  */
-export const flowFinishedChannel = (prefix: string) => `${prefix}:flow-finished`;
+export const flowFinishedChannel = (prefix: string) => redisName("flowFinished", { prefix });

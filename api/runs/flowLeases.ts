@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisName } from "../config/redisNames.js";
 
 /**
  * The leases that running run-stage flow processes renew in Redis (prefect-flows/run_stage.py). Prefect 2
@@ -15,7 +16,7 @@ export class FlowLeases {
   async lapsed(flowRunId: string, runningSince: string | null): Promise<boolean> {
     if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return false;
     try {
-      return (await this.redis.exists(`${this.prefix}:flow-lease:${flowRunId}`)) === 0;
+      return (await this.redis.exists(redisName("flowLease", { prefix: this.prefix, flowRunId }))) === 0;
     } catch {
       return false;
     }

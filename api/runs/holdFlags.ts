@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { redisName } from "../config/redisNames.js";
 
 /**
  * The hold flag of a run, in Redis: the run-stage flow reads it before each step and, when set,
@@ -12,7 +13,7 @@ export class HoldFlags {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   private key(runId: string) {
-    return `${this.prefix}:hold:${runId}`;
+    return redisName("hold", { prefix: this.prefix, runId });
   }
 
   /** Sets the flag (keeping an existing pause key) and returns the pause key. */

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { redisName } from "../config/redisNames.js";
 
 /** The Prefect tag of a flow run still waiting as a standby (a stage that takes it replaces its tags). */
 export const STANDBY_TAG = "standby";
@@ -90,7 +91,7 @@ export class StandbyFlowRuns {
    */
   async assign(flowRunId: string, assignment: StageAssignment): Promise<boolean> {
     const handed = this.handedKey(assignment.runId, assignment.stageId, assignment.attempt);
-    return (await this.redis.eval(OFFER, 3, this.key(flowRunId), `${this.key(flowRunId)}:bell`, handed, JSON.stringify(assignment), flowRunId)) === 1;
+    return (await this.redis.eval(OFFER, 3, this.key(flowRunId), this.bell(flowRunId), handed, JSON.stringify(assignment), flowRunId)) === 1;
   }
 
   /** The flow run a stage attempt was handed to, if it was: a repeat after a crash finds it here. */
@@ -109,7 +110,7 @@ export class StandbyFlowRuns {
   }
 
   private async offer(flowRunId: string, value: object): Promise<boolean> {
-    return (await this.redis.eval(OFFER, 2, this.key(flowRunId), `${this.key(flowRunId)}:bell`, JSON.stringify(value))) === 1;
+    return (await this.redis.eval(OFFER, 2, this.key(flowRunId), this.bell(flowRunId), JSON.stringify(value))) === 1;
   }
 
   private handedKey(runId: string, stageId: string, attempt: number): string {
@@ -117,7 +118,12 @@ export class StandbyFlowRuns {
   }
 
   private key(flowRunId: string): string {
-    return `${this.prefix}:standby:${flowRunId}`;
+    return redisName("standby", { prefix: this.prefix, flowRunId });
+  }
+
+  /** Pushed to when the key is set, so a waiting flow run wakes at once (prefect-flows/run_stage.py). */
+  private bell(flowRunId: string): string {
+    return redisName("standbyBell", { prefix: this.prefix, flowRunId });
   }
 
   private spares(): string {
