@@ -1,11 +1,13 @@
 """Benchmark baseline only (`npm run bench`): the hello-world book's 29 steps as plain Prefect tasks in
-one flow run, with a mock answer computed in-process. No Redis, no agent worker, no gateway: what the
-same server and worker cost when Prefect is used directly."""
+one flow run, with a mock answer computed in-process; or one stage's steps per flow run, for the chain
+that measures a flow run per stage. No Redis, no agent worker, no gateway: what the same server and
+worker cost when Prefect is used directly."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from typing import List, Optional
 
 from prefect import flow, task
 
@@ -20,8 +22,9 @@ def native_step(step_id: str, premise: str, previous: str) -> str:
 
 
 @flow(name="native-baseline")
-def native_baseline(premise: str) -> int:
-    previous = ""
-    for step_id in STEPS:
+def native_baseline(premise: str, steps: Optional[List[str]] = None, previous: str = "") -> str:
+    """All 29 steps in this one flow run, or only `steps` (one stage of a chain of flow runs, each
+    started with the previous one's last answer)."""
+    for step_id in steps or STEPS:
         previous = native_step.with_options(task_run_name=step_id)(step_id, premise, previous)
-    return len(STEPS)
+    return previous

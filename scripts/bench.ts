@@ -8,7 +8,8 @@ import { Stack } from "./stack/stack.js";
 import { renderBarChart } from "./bench/chart.js";
 import { dispatchOverhead } from "./bench/dispatchOverhead.js";
 import { runLoad, type LoadResult } from "./bench/loadRun.js";
-import { runNativeBaseline } from "./bench/nativeBaseline.js";
+import { runNativeBaseline, runNativeChain } from "./bench/nativeBaseline.js";
+import { loadStageGraph } from "../api/config/stageGraph.js";
 import { measureSseLatency, type SseLatencyResult } from "./bench/sseLatency.js";
 import { cpuSeconds, fmtMs } from "./bench/stats.js";
 
@@ -22,13 +23,15 @@ const newStack = async (kind: "warm" | "process", standby: boolean) =>
   new Stack({ root, home: mkdtempSync(join(tmpdir(), "quire-bench-")), ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, prefectWorkerKind: kind, env: { QUIRE_STANDBY_FLOW_RUNS: String(standby) }, say: (m) => console.log(`[bench stack, ${kind} worker] ${m}`) });
 
 const ROUNDS = 5;
+// The hello-world book's steps, stage by stage, for the native chain (a flow run per stage).
+const stageSteps = loadStageGraph(resolve(root, "config/stages.yaml")).stages.map((s) => s.steps.map((step) => step.id));
 
 /**
  * Hello-world through Quire and the Prefect-native baseline, after a warm-up, in turns (so both see the
  * same machine), five times each; with the Prefect server's CPU time for each, since that one Python
- * process is what both wait on most.
+ * process is what both wait on most. With `chain`, also the native chain (a flow run per stage) in turn.
  */
-async function wallTimes(stack: Stack) {
+async function wallTimes(stack: Stack, chain = false) {
   console.log("warm-up ...");
   await measureSseLatency(stack, premise("warm-up"));
   await runNativeBaseline(stack, "warm-up");
@@ -41,9 +44,11 @@ async function wallTimes(stack: Stack) {
   };
   const ours: { value: SseLatencyResult; serverCpuMs: number }[] = [];
   const native: { value: number; serverCpuMs: number }[] = [];
+  const chained: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     ours.push(await withServerCpu(() => measureSseLatency(stack, premise(`wall ${i}`))));
     native.push(await withServerCpu(() => runNativeBaseline(stack, `baseline ${i}`)));
+    if (chain) chained.push(await runNativeChain(stack, `chain ${i}`, stageSteps));
   }
   return {
     sse: ours[0]!.value,
@@ -51,6 +56,7 @@ async function wallTimes(stack: Stack) {
     native: median(native.map((n) => n.value)),
     oursServerCpu: median(ours.map((o) => o.serverCpuMs)),
     nativeServerCpu: median(native.map((n) => n.serverCpuMs)),
+    chain: chain ? median(chained) : null,
   };
 }
 
@@ -66,7 +72,7 @@ const stack = await newStack("warm", true);
 stopping = stack;
 await stack.start();
 try {
-  const { sse, ours, native, oursServerCpu, nativeServerCpu } = await wallTimes(stack);
+  const { sse, ours, native, oursServerCpu, nativeServerCpu, chain } = await wallTimes(stack, true);
   const dispatch = await dispatchOverhead(stack, sse.runId);
 
   const loads: LoadResult[] = [];
@@ -93,6 +99,7 @@ try {
     `| Prefect-native baseline: the same 29 mock steps as tasks in one flow run, same server and worker | ${fmtMs(native)} |`,
     `| ratio | ${ratio.toFixed(2)}× |`,
     `| Prefect server CPU time per book: Quire / native baseline | ${fmtMs(oursServerCpu)} / ${fmtMs(nativeServerCpu)} (${(oursServerCpu / nativeServerCpu).toFixed(2)}×) |`,
+    `| Prefect-native, a flow run per stage: the same steps as ${stageSteps.length} flow runs of the baseline's deployment, each created when the previous one is seen Completed (100 ms poll) | ${fmtMs(chain!)} (${(chain! / native).toFixed(2)}× the baseline; Quire is ${(ours / chain!).toFixed(2)}× this) |`,
     "",
     "The same two measurements with Prefect's stock process worker (every flow run a new `python -m prefect.engine`)",
     "and no standby flow runs (each stage creates its flow run when it is due),",
@@ -139,6 +146,7 @@ try {
     { label: "Native, stock worker", value: stock.native / 1000, unit: "s" },
     { label: "Quire, stock worker", value: stock.ours / 1000, unit: "s" },
     { label: "Native, warm worker", value: native / 1000, unit: "s" },
+    { label: "Native, a flow run per stage", value: chain! / 1000, unit: "s" },
     { label: "Quire, warm worker", value: ours / 1000, unit: "s" },
     ...loads.filter((l) => l.books > 1).map((l) => ({ label: `Quire, ${l.books} books at once`, value: l.wallMs / 1000, unit: "s" })),
   ]);
