@@ -22,9 +22,9 @@ def native_step(step_id: str, premise: str, previous: str) -> str:
 
 
 @flow(name="native-baseline")
-def native_baseline(premise: str, steps: Optional[List[str]] = None, previous: str = "") -> str:
-    """All 29 steps in this one flow run, or only `steps` (one stage of a chain of flow runs, each
-    started with the previous one's last answer)."""
+def native_baseline(premise: str, steps: Optional[List[str]] = None) -> str:
+    """All 29 steps in this one flow run, or only `steps` (one stage of a chain of flow runs)."""
+    previous = ""
     for step_id in steps or STEPS:
         previous = native_step.with_options(task_run_name=step_id)(step_id, premise, previous)
     return previous

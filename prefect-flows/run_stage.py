@@ -189,6 +189,11 @@ def standby_key(flow_run_id: str) -> str:
     return redis_name("standby", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
 
 
+def standby_bell_key(flow_run_id: str) -> str:
+    """Pushed to when the standby's assignment is set, so the waiting flow run wakes at once."""
+    return redis_name("standbyBell", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
+
+
 async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
     """A standby flow run (started ahead, while the book's previous stage runs) waits here for its stage.
 
@@ -206,7 +211,7 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
             if value is not None:
                 assignment = json.loads(value)
                 return None if assignment.get("expired") or assignment.get("dismissed") else assignment
-            await redis.blpop([redis_name("standbyBell", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)], timeout=1)
+            await redis.blpop([standby_bell_key(flow_run_id)], timeout=1)
         except (ConnectionError, OSError, RedisError):
             await asyncio.sleep(1)  # Redis restarting: the assignment, if any, is kept (append-only file)
 

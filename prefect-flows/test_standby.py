@@ -7,7 +7,6 @@ import unittest
 from redis.asyncio import Redis
 
 import run_stage
-from redis_names import redis_name
 from redis_server_fixture import RedisServer
 
 
@@ -33,7 +32,7 @@ class WaitForStage(unittest.IsolatedAsyncioTestCase):
         """What the gateway does (api/runs/standbyFlowRuns.ts): SET NX, then ring."""
         won = await self.redis.set(run_stage.standby_key(flow_run_id), json.dumps(value), nx=True)
         if won:
-            await self.redis.rpush(redis_name("standbyBell", prefix=run_stage.QUEUE_PREFIX, flowRunId=flow_run_id), "1")
+            await self.redis.rpush(run_stage.standby_bell_key(flow_run_id), "1")
         return bool(won)
 
     async def test_takes_the_stage_it_is_given_while_it_waits(self):

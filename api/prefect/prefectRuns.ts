@@ -141,10 +141,10 @@ export class PrefectRuns {
     }));
   }
 
-  /** The types of every state a flow run has been in, oldest first (the Prefect UI's state history). */
+  /** The types of every state a flow run has been in (the Prefect UI's state history). */
   async stateHistory(flowRunId: string): Promise<PrefectStateType[]> {
     const states = await unwrap(`read states of flow run ${flowRunId}`, () => this.client.GET("/flow_run_states/", { params: { query: { flow_run_id: flowRunId } } }));
-    return [...states].sort((a, b) => Date.parse(a.timestamp ?? "") - Date.parse(b.timestamp ?? "")).map((s) => s.type);
+    return states.map((s) => s.type);
   }
 
   /**
