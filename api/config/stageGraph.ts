@@ -8,6 +8,7 @@ import {
   type ProviderName,
   type StageLoop,
   StageGraphConfig,
+  type StepSettings,
 } from "./stageGraphSchema.js";
 
 /** A step with every setting resolved (defaults < stage defaults < step). */
@@ -19,7 +20,8 @@ export interface StepDefinition {
   instruction: string;
   reads: string[];
   provider: ProviderName;
-  model: string;
+  /** Undefined when the provider was set without a model: then the provider's default model is used. */
+  model: string | undefined;
   temperature: number;
   maxTokens: number;
   timeoutSeconds: number;
@@ -66,7 +68,8 @@ export function compileStageGraph(input: unknown): { graph: StageGraph } | { pro
       });
       seenSteps.add(step.id);
       const { id, agent, output, instruction, reads, ...own } = step;
-      return { id, stageId: stage.id, agent, output, instruction, reads, ...config.defaults, ...stage.defaults, ...own };
+      const model = configuredModel([config.defaults, stage.defaults ?? {}, own]);
+      return { id, stageId: stage.id, agent, output, instruction, reads, ...config.defaults, ...stage.defaults, ...own, model };
     });
     if (stage.guard && (!seenSteps.has(stage.guard.step) || ownSteps.has(stage.guard.step))) {
       problems.push({ path: ["stages", si, "guard", "step"], message: `guard of "${stage.id}" names "${stage.guard.step}", which is not a step of an earlier stage` });
@@ -83,6 +86,22 @@ export function compileStageGraph(input: unknown): { graph: StageGraph } | { pro
     return { id: stage.id, name: stage.name, guard: stage.guard, loop: stage.loop, steps };
   });
   return problems.length ? { problems } : { graph: { stages } };
+}
+
+/**
+ * The model a step's settings (lowest precedence first) give it. A model goes with the provider it was set
+ * with: a level that switches the provider without naming a model drops the model set below it, so a
+ * stage moved to OpenAI never sends the mock's model name to OpenAI.
+ */
+function configuredModel(levels: StepSettings[]): string | undefined {
+  let provider: ProviderName | undefined;
+  let model: string | undefined;
+  for (const level of levels) {
+    if (level.provider && level.provider !== provider && !level.model) model = undefined;
+    provider = level.provider ?? provider;
+    model = level.model ?? model;
+  }
+  return model;
 }
 
 function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {

@@ -2,6 +2,7 @@ import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
 import { Unauthorized } from "../errors.js";
+import { providerAndModel } from "../runs/stagePlan.js";
 import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
 import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
 import { buildOpenApiDocument } from "./openApiDocument.js";
@@ -51,7 +52,11 @@ export function createApp(deps: AppDeps) {
         name: s.name,
         guard: s.guard ?? null,
         loop: s.loop ?? null,
-        steps: s.steps.map(({ id, agent, output, reads, provider, model, temperature, maxTokens, timeoutSeconds, retries }) => ({ id, agent, output, reads, provider, model, temperature, maxTokens, timeoutSeconds, retries })),
+        // What a run without overrides uses: QUIRE_PROVIDER and the provider's default model applied.
+        steps: s.steps.map((step) => {
+          const { id, agent, output, reads, temperature, maxTokens, timeoutSeconds, retries } = step;
+          return { id, agent, output, reads, ...providerAndModel(step, deps.providerDefaults), temperature, maxTokens, timeoutSeconds, retries };
+        }),
       })),
     });
   });

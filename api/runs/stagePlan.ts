@@ -1,4 +1,4 @@
-import type { StageGraph } from "../config/stageGraph.js";
+import type { StageGraph, StepDefinition } from "../config/stageGraph.js";
 import type { ProviderName, StageLoop } from "../config/stageGraphSchema.js";
 import type { RunRequest } from "../store/records.js";
 import type { PlannedStep } from "../../workers/stepJob.js";
@@ -6,7 +6,7 @@ import type { PlannedStep } from "../../workers/stepJob.js";
 export interface ProviderDefaults {
   /** QUIRE_PROVIDER: beats the config file's provider, loses to the request's. */
   provider?: ProviderName;
-  /** Model used when a step's provider differs from the one its config names and nobody set a model. */
+  /** A provider's model when nobody set one for it (the request, or the config file with that provider). */
   models: Record<ProviderName, string>;
 }
 
@@ -27,8 +27,7 @@ export function planStage(graph: StageGraph, request: RunRequest, stageId: strin
   const top = request.overrides ?? {};
   const own = top.stages?.[stageId] ?? {};
   const steps = stage.steps.map((step): PlannedStep => {
-    const provider = own.provider ?? request.provider ?? env.provider ?? step.provider;
-    const model = own.model ?? top.model ?? (provider === step.provider ? step.model : env.models[provider]);
+    const { provider, model } = providerAndModel(step, env, { provider: own.provider ?? request.provider, model: own.model ?? top.model });
     return {
       stepId: step.id,
       agent: step.agent,
@@ -44,6 +43,16 @@ export function planStage(graph: StageGraph, request: RunRequest, stageId: strin
     };
   });
   return { stageId, steps, ...(stage.loop ? { loop: stage.loop } : {}) };
+}
+
+/**
+ * A step's provider and model: what the request asks for, else QUIRE_PROVIDER, else the config file. The
+ * config file's model is used only with the config file's provider; otherwise the provider's default model.
+ */
+export function providerAndModel(step: StepDefinition, env: ProviderDefaults, asked: { provider?: ProviderName; model?: string } = {}): { provider: ProviderName; model: string } {
+  const provider = asked.provider ?? env.provider ?? step.provider;
+  const model = asked.model ?? (provider === step.provider && step.model ? step.model : env.models[provider]);
+  return { provider, model };
 }
 
 /** Every provider a run would use, to check credentials before accepting it. */

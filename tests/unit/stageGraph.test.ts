@@ -59,6 +59,22 @@ describe("compileStageGraph", () => {
     expect("problems" in result && result.problems.map((p) => p.path)).toContainEqual(path);
   });
 
+  it("keeps a model with the provider it was set with", () => {
+    const config: any = minimal();
+    config.stages[0].defaults = { provider: "openai" };
+    config.stages[1].defaults = { provider: "mock" };
+    config.stages[1].steps[0].provider = "gemini";
+    config.stages[1].steps[0].model = "gemini-pro";
+    const result = compileStageGraph(config);
+    if (!("graph" in result)) throw new Error(JSON.stringify(result.problems));
+    const [a1, b1] = result.graph.stages.map((s) => s.steps[0]!);
+    // A stage moved to OpenAI does not inherit the mock's model name; a step naming its model keeps it.
+    expect(a1).toMatchObject({ provider: "openai", temperature: 0.5 });
+    expect(a1!.model).toBeUndefined();
+    expect(b1).toMatchObject({ provider: "gemini", model: "gemini-pro" });
+    expect(compileStageGraph(minimal())).toMatchObject({ graph: { stages: [{ steps: [{ provider: "mock", model: "m" }] }, {}] } });
+  });
+
   it("reports the file and line of the wrong field", () => {
     const dir = mkdtempSync(join(tmpdir(), "stages-"));
     const file = join(dir, "stages.yaml");

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadStageGraph } from "../../api/config/stageGraph.js";
-import { planStage, providersOfRun } from "../../api/runs/stagePlan.js";
+import { compileStageGraph, loadStageGraph } from "../../api/config/stageGraph.js";
+import { planStage, providerAndModel, providersOfRun } from "../../api/runs/stagePlan.js";
 import type { RunRequest } from "../../api/store/records.js";
 
 const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
@@ -26,6 +26,18 @@ describe("planStage", () => {
     const w1 = planStage(graph, req, "writing", { provider: "mock", models }).steps.find((s) => s.stepId === "W1")!;
     expect(title).toMatchObject({ provider: "gemini", model: "gemini-test", temperature: 0.1 });
     expect(w1).toMatchObject({ provider: "openai", model: "gpt-big", temperature: 0.1, maxTokens: 9000 });
+  });
+
+  it("gives a step whose config names a provider but no model that provider's default model", () => {
+    const shape = compileStageGraph({
+      defaults: { provider: "mock", model: "mock-writer-1", temperature: 0.5, maxTokens: 100, timeoutSeconds: 10, retries: 1 },
+      stages: [{ id: "one", name: "One", defaults: { provider: "openai" }, steps: [{ id: "A1", agent: "a", output: "text", instruction: "do" }] }],
+    });
+    if (!("graph" in shape)) throw new Error(JSON.stringify(shape.problems));
+    const req = { idea: { premise: "p" }, stages: ["one"], mode: "auto" as const };
+    expect(planStage(shape.graph, req, "one", { models }).steps[0]).toMatchObject({ provider: "openai", model: "gpt-test" });
+    expect(planStage(shape.graph, { ...req, overrides: { model: "gpt-big" } }, "one", { models }).steps[0]).toMatchObject({ model: "gpt-big" });
+    expect(providerAndModel(shape.graph.stages[0]!.steps[0]!, { provider: "gemini", models })).toEqual({ provider: "gemini", model: "gemini-test" });
   });
 
   it("collects every provider a run would use", () => {
