@@ -71,9 +71,9 @@ export class Stack {
       PREFECT_CLIENT_CSRF_SUPPORT_ENABLED: "false",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
-      QUIRE_QUEUE_PREFIX: "quire",
-      // The flow's lease settings must match the gateway's.
-      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_FLOW_"))),
+      // What the flows must share with the gateway and agent workers: the prefix of the Redis names, the flow's lease.
+      QUIRE_QUEUE_PREFIX: process.env.QUIRE_QUEUE_PREFIX ?? "quire",
+      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_FLOW_") || k === "QUIRE_QUEUE_PREFIX")),
     };
     const quireEnv: Record<string, string> = {
       QUIRE_HOME: home,

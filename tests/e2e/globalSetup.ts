@@ -46,6 +46,8 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
     agentWorkers: 2,
     env: {
       QUIRE_POLL_MS: "250",
+      // Not the default, so every e2e test checks that the flows and the TypeScript side name Redis alike.
+      QUIRE_QUEUE_PREFIX: "quire-e2e",
       QUIRE_LOG_LEVEL: "info",
       QUIRE_SSE_HEARTBEAT_MS: "1000",
       // Short leases so the fault tests see a dead worker or flow process within seconds.
