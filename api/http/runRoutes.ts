@@ -1,5 +1,5 @@
 import express, { Router } from "express";
-import { Conflict, NotFound } from "../errors.js";
+import { NotFound } from "../errors.js";
 import { RunBundle } from "../store/runBundle.js";
 import type { StageGraph } from "../config/stageGraph.js";
 import type { RunControl } from "../runs/runControl.js";
@@ -80,7 +80,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
 
   router.post(IMPORT_PATH, express.json({ limit: "50mb" }), async (req, res) => {
     const bundle = validate(RunBundle, req.body, "body");
-    if (!(await store.importRun(bundle))) throw new Conflict(`a run with id ${bundle.run.id} exists here already`);
+    await runs.importRun(bundle);
     const self = `${links.gatewayUrl}/orchestrator/runs/${bundle.run.id}`;
     res.status(201).json({ runId: bundle.run.id, links: { self } });
   });

@@ -5,6 +5,8 @@ import { Conflict, InvalidInput, NotFound } from "../errors.js";
 import type { RunSubmission } from "../http/schemas.js";
 import type { RunRecord, RunRequest } from "../store/records.js";
 import type { Store } from "../store/store.js";
+import type { RunBundle } from "../store/runBundle.js";
+import { bundleIssues, type Issue, stageListIssues } from "./graphIssues.js";
 import { unreachableGuard } from "./guards.js";
 import { providersOfRun, type ProviderDefaults } from "./stagePlan.js";
 
@@ -26,14 +28,8 @@ export class RunService {
   ) {}
 
   async submit(body: RunSubmission): Promise<{ run: RunRecord; created: boolean }> {
-    const known = new Set(this.graph.stages.map((s) => s.id));
     const stages = body.stages ?? this.graph.stages.map((s) => s.id);
-    const unknown = stages.flatMap((id, i) => (known.has(id) ? [] : [{ path: `stages.${i}`, message: `unknown stage "${id}"; known: ${[...known].join(", ")}` }]));
-    Object.keys(body.overrides?.stages ?? {}).forEach((id) => {
-      if (!known.has(id)) unknown.push({ path: `overrides.stages.${id}`, message: `unknown stage "${id}"` });
-    });
-    if (unknown.length) throw new InvalidInput(unknown.map((u) => `${u.path}: ${u.message}`).join("; "), { issues: unknown });
-    if (new Set(stages).size !== stages.length) throw new InvalidInput("stages: a stage is listed twice", { issues: [{ path: "stages", message: "duplicate stage id" }] });
+    refuseIssues(stageListIssues(this.graph, stages, Object.keys(body.overrides?.stages ?? {})));
 
     const request: RunRequest = { idea: body.idea, stages, mode: body.mode, ...(body.provider && { provider: body.provider }), ...(body.overrides && { overrides: body.overrides }) };
     const blocked = unreachableGuard(this.graph, stages);
@@ -51,6 +47,15 @@ export class RunService {
     return result;
   }
 
+  /**
+   * Takes in a run exported by another installation (or this one, before a reset), whole or not at all.
+   * A run that does not fit this stage graph is a 400 naming the record; a run id in use here is a 409.
+   */
+  async importRun(bundle: RunBundle): Promise<void> {
+    refuseIssues(bundleIssues(bundle, this.graph));
+    if (!(await this.store.importRun(bundle))) throw new Conflict(`a run with id ${bundle.run.id} exists here already`);
+  }
+
   async get(runId: string): Promise<RunRecord> {
     const run = await this.store.getRun(runId);
     if (!run) throw new NotFound(`no run with id ${runId}`);
@@ -60,4 +65,9 @@ export class RunService {
   requireStage(stageId: string): void {
     if (!this.graph.stages.some((s) => s.id === stageId)) throw new NotFound(`no stage with id ${stageId}; see GET /stages/defaults`);
   }
+}
+
+/** A client's mistakes, all at once, as one 400 whose details list each with its path. */
+function refuseIssues(issues: Issue[]): void {
+  if (issues.length) throw new InvalidInput(issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
 }

@@ -43,7 +43,8 @@ export interface RunRecord {
   completedAt: string | null;
 }
 
-export type StageRunStatus = "scheduled" | "running" | "paused" | "completed" | "failed" | "cancelled";
+export const stageRunStatuses = ["scheduled", "running", "paused", "completed", "failed", "cancelled"] as const;
+export type StageRunStatus = (typeof stageRunStatuses)[number];
 
 export interface StageRunRecord {
   runId: string;
@@ -77,6 +78,9 @@ export interface StepOutputRecord {
   supersededAt: string | null;
 }
 
+export const auditOutcomes = ["accepted", "rejected", "error", "abandoned"] as const;
+export type AuditOutcome = (typeof auditOutcomes)[number];
+
 export interface AuditRecord {
   id: number;
   runId: string;
@@ -92,7 +96,7 @@ export interface AuditRecord {
   maxTokens: number;
   request: unknown;
   response: unknown;
-  outcome: "accepted" | "rejected" | "error" | "abandoned";
+  outcome: AuditOutcome;
   error: string | null;
   inputTokens: number | null;
   outputTokens: number | null;

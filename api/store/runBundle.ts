@@ -1,18 +1,111 @@
 import { z } from "zod";
+import { ProviderName } from "../config/stageGraphSchema.js";
+import { auditOutcomes, runStatuses, stageRunStatuses } from "./records.js";
 
 /**
  * A whole run as one JSON document (GET /orchestrator/runs/:id/export), which another installation
  * takes in with POST /orchestrator/import: the run, its stage runs, every output version, every audit
- * entry and every event.
+ * entry and every event. Every field the store writes is typed here, so a bad document is a 400 that
+ * names the field, never a half-written run. Row ids and run ids inside the records are not read: the
+ * importing store numbers its own rows under `run.id`.
  */
-const record = z.record(z.string(), z.unknown());
+const json = z.record(z.string(), z.unknown());
+const timestamp = z.string().min(1);
+const count = z.number().int().min(0);
+const ordinal = z.number().int().min(1);
+
+const Override = z.object({
+  provider: ProviderName.optional(),
+  model: z.string().min(1).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  maxTokens: z.number().int().positive().optional(),
+});
+
+const BundledRun = z.object({
+  id: z.string().min(1).max(200),
+  status: z.enum(runStatuses),
+  mode: z.enum(["auto", "manual"]),
+  category: z.string().nullish(),
+  request: z.object({
+    idea: z.object({ premise: z.string().min(1), title: z.string().optional(), audience: z.string().optional(), category: z.string().optional() }),
+    stages: z.array(z.string()).min(1),
+    provider: ProviderName.optional(),
+    overrides: Override.extend({ stages: z.record(z.string(), Override).optional() }).optional(),
+    mode: z.enum(["auto", "manual"]),
+  }),
+  currentStageId: z.string().nullish(),
+  error: z.string().nullish(),
+  createdAt: timestamp,
+  completedAt: timestamp.nullish(),
+});
+
+const BundledStageRun = z.object({
+  stageId: z.string(),
+  attempt: ordinal,
+  flowRunId: z.string().nullable(),
+  status: z.enum(stageRunStatuses),
+  plannedSteps: count,
+  createdAt: timestamp,
+  startedAt: timestamp.nullable(),
+  firstStepAt: timestamp.nullable(),
+  endedAt: timestamp.nullable(),
+});
+
+const BundledOutput = z.object({
+  stageId: z.string(),
+  stageAttempt: ordinal,
+  stepId: z.string(),
+  iteration: ordinal,
+  version: ordinal,
+  status: z.enum(["accepted", "superseded"]),
+  content: json,
+  provider: z.string(),
+  model: z.string(),
+  jobId: z.string(),
+  createdAt: timestamp,
+  supersededAt: timestamp.nullable(),
+});
+
+const BundledAudit = z.object({
+  stageId: z.string(),
+  stageAttempt: ordinal,
+  stepId: z.string(),
+  iteration: ordinal,
+  jobId: z.string(),
+  attempt: ordinal,
+  provider: z.string(),
+  model: z.string(),
+  temperature: z.number(),
+  maxTokens: z.number().int(),
+  request: z.unknown(),
+  response: z.unknown(),
+  outcome: z.enum(auditOutcomes),
+  error: z.string().nullable(),
+  inputTokens: count.nullable(),
+  outputTokens: count.nullable(),
+  latencyMs: z.number().min(0),
+  finishReason: z.string().nullable(),
+  createdAt: timestamp,
+});
+
+const BundledEvent = z.object({
+  seq: ordinal,
+  at: timestamp,
+  type: z.string().min(1),
+  stageId: z.string().nullish(),
+  stepId: z.string().nullish(),
+  status: z.string().nullish(),
+  percent: z.number().min(0).max(100),
+  data: json.nullish(),
+});
+
 export const RunBundle = z.object({
   format: z.literal("quire-run/1"),
-  exportedAt: z.string(),
-  run: z.object({ id: z.string().min(1), status: z.string(), mode: z.enum(["auto", "manual"]), request: record.and(z.object({ idea: z.object({ premise: z.string() }), stages: z.array(z.string()) })) }).passthrough(),
-  stageRuns: z.array(z.object({ stageId: z.string(), attempt: z.number().int() }).passthrough()),
-  outputs: z.array(z.object({ stepId: z.string(), version: z.number().int(), status: z.enum(["accepted", "superseded"]), content: record }).passthrough()),
-  audit: z.array(z.object({ stepId: z.string(), outcome: z.string() }).passthrough()),
-  events: z.array(z.object({ seq: z.number().int(), type: z.string() }).passthrough()),
+  exportedAt: timestamp,
+  run: BundledRun,
+  stageRuns: z.array(BundledStageRun),
+  outputs: z.array(BundledOutput),
+  audit: z.array(BundledAudit),
+  events: z.array(BundledEvent),
 });
 export type RunBundle = z.infer<typeof RunBundle>;

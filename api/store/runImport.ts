@@ -1,5 +1,4 @@
 import type { Kysely } from "kysely";
-import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepOutputRecord } from "./records.js";
 import type { RunBundle } from "./runBundle.js";
 import type { Database } from "./schema.js";
 import { drivenStatuses } from "../runs/runStateMachine.js";
@@ -10,12 +9,12 @@ const liveStage = new Set(["scheduled", "running", "paused"]);
 
 /**
  * Writes an exported run into this store (inside the caller's transaction). Row ids are this store's
- * own; versions, attempts and event seqs are kept. A run that was not finished where it came from is
- * imported as failed, with a reason: its flow runs belong to the other Prefect, and `resume` starts the
- * stage again here, reusing every accepted output.
+ * own; versions, attempts, event seqs and timestamps are kept. A run that was not finished where it came
+ * from is imported as failed, with a reason: its flow runs belong to the other Prefect, and `resume`
+ * starts the stage again here, reusing every accepted output.
  */
 export async function importRunRows(db: Kysely<Database>, bundle: RunBundle): Promise<void> {
-  const run = bundle.run as unknown as RunRecord;
+  const { run } = bundle;
   const unfinished = live.has(run.status);
   await db
     .insertInto("runs")
@@ -33,23 +32,22 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle): Pr
       completed_at: run.completedAt ?? null,
     })
     .execute();
-  for (const s of bundle.stageRuns as unknown as StageRunRecord[]) {
+  for (const s of bundle.stageRuns) {
     await db
       .insertInto("stage_runs")
       .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
       .execute();
   }
-  for (const o of bundle.outputs as unknown as StepOutputRecord[]) {
+  for (const o of bundle.outputs) {
     await db
       .insertInto("step_outputs")
       .values({ run_id: run.id, stage_id: o.stageId, stage_attempt: o.stageAttempt, step_id: o.stepId, iteration: o.iteration, version: o.version, status: o.status, content: JSON.stringify(o.content), provider: o.provider, model: o.model, job_id: o.jobId, created_at: o.createdAt, superseded_at: o.supersededAt })
       .execute();
   }
-  for (const a of bundle.audit as unknown as AuditRecord[]) {
-    const { id: _id, createdAt: _at, ...entry } = a;
-    await insertAudit(db, { ...entry, runId: run.id });
+  for (const { createdAt, ...entry } of bundle.audit) {
+    await insertAudit(db, { ...entry, runId: run.id }, createdAt);
   }
-  for (const e of bundle.events as unknown as EventRecord[]) {
+  for (const e of bundle.events) {
     await db
       .insertInto("events")
       .values({ run_id: run.id, seq: e.seq, type: e.type, stage_id: e.stageId ?? null, step_id: e.stepId ?? null, status: e.status ?? null, percent: e.percent, data: e.data ? JSON.stringify(e.data) : null, at: e.at })

@@ -255,7 +255,7 @@ export class SqlStore implements Store {
     const run = await this.getRun(runId);
     if (!run) return null;
     const [stageRuns, outputs, audit, events] = await Promise.all([this.listStageRuns(runId), this.listOutputs(runId, { history: true }), this.listAudit({ runId }), this.listEvents(runId)]);
-    return { format: "quire-run/1", exportedAt: new Date().toISOString(), run, stageRuns, outputs, audit, events } as unknown as RunBundle;
+    return { format: "quire-run/1", exportedAt: new Date().toISOString(), run, stageRuns, outputs, audit, events };
   }
 
   async importRun(bundle: RunBundle): Promise<boolean> {

@@ -34,7 +34,8 @@ export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>
     .where("status", "=", "accepted");
 }
 
-export async function insertAudit(db: Kysely<Database>, a: NewAudit) {
+/** Records one exchange; `createdAt` is now, except for an imported entry, which keeps its own. */
+export async function insertAudit(db: Kysely<Database>, a: NewAudit, createdAt = now()) {
   await db
     .insertInto("audit_entries")
     .values({
@@ -57,7 +58,7 @@ export async function insertAudit(db: Kysely<Database>, a: NewAudit) {
       output_tokens: a.outputTokens,
       latency_ms: Math.round(a.latencyMs),
       finish_reason: a.finishReason,
-      created_at: now(),
+      created_at: createdAt,
     })
     .execute();
 }

@@ -93,6 +93,30 @@ describe("the hello-world book on the real stack", () => {
     expect(view).toMatchObject({ status: "completed", percent: 100 });
     expect((await call(`/orchestrator/runs/${copyId}/outputs`)).body.outputs.map((o: any) => o.content)).toEqual((await call(`/orchestrator/runs/${runId}/outputs`)).body.outputs.map((o: any) => o.content));
     expect((await call("/orchestrator/import", { body: { format: "quire-run/2" } })).status).toBe(400);
+    const audit = async (id: string) => (await call(`/orchestrator/runs/${id}/audit`)).body.entries.map((e: any) => [e.stepId, e.createdAt]);
+    expect(await audit(copyId)).toEqual(await audit(runId));
+  });
+
+  it("refuses a damaged export with a 400 that names the record, and writes nothing of it", async () => {
+    const bundle = await (await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`)).json();
+    const damaged: [string, (b: any) => void][] = [
+      ["outputs.29", (b) => b.outputs.push(b.outputs[0])],
+      [`events.${bundle.events.length}`, (b) => b.events.push(b.events[0])],
+      ["stageRuns.7", (b) => b.stageRuns.push(b.stageRuns[0])],
+      ["run.request.stages.7", (b) => b.run.request.stages.push("poetry")],
+      ["run.status", (b) => (b.run.status = "weird")],
+      ["outputs.0.stepId", (b) => (b.outputs[0].stepId = "W1")],
+      ["audit.0.createdAt", (b) => delete b.audit[0].createdAt],
+    ];
+    for (const [path, damage] of damaged) {
+      const copy = structuredClone(bundle);
+      copy.run.id = crypto.randomUUID();
+      damage(copy);
+      const { status, body } = await call("/orchestrator/import", { body: copy });
+      expect({ path, status }).toEqual({ path, status: 400 });
+      expect(body.error.details.issues.map((i: any) => i.path)).toContain(path);
+      expect((await call(`/orchestrator/runs/${copy.run.id}`)).status).toBe(404);
+    }
   });
 
   it("reports every dependency healthy", async () => {
