@@ -23,17 +23,18 @@ from redis.exceptions import RedisError
 
 from api_outage import outage_handler, run_riding_outages
 from redis_names import redis_name
+from shared_settings import flow_heartbeat_seconds, flow_lease_seconds, queue_prefix, redis_url
 
-REDIS_URL = os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380")
-QUEUE_PREFIX = os.environ.get("QUIRE_QUEUE_PREFIX", "quire")
+REDIS_URL = redis_url()
+QUEUE_PREFIX = queue_prefix()
 # A waiting step wakes on its queue's BullMQ event stream; it also reads its job at least this often.
 POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "1"))
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
 # The flow's lease: renewed every HEARTBEAT_SECONDS; when it lapses the gateway marks the run Crashed.
-HEARTBEAT_SECONDS = float(os.environ.get("QUIRE_FLOW_HEARTBEAT_SECONDS", "3"))
-LEASE_SECONDS = int(os.environ.get("QUIRE_FLOW_LEASE_SECONDS", "15"))
+HEARTBEAT_SECONDS = flow_heartbeat_seconds()
+LEASE_SECONDS = flow_lease_seconds()
 # A standby flow run that no stage claims within this long ends, unused.
 STANDBY_SECONDS = float(os.environ.get("QUIRE_FLOW_STANDBY_SECONDS", "600"))
 

@@ -37,6 +37,7 @@ from redis.asyncio import Redis
 
 from read_cache import ReadCache
 from redis_names import redis_name
+from shared_settings import queue_prefix, redis_url
 
 ZYGOTE = Path(__file__).with_name("warm_zygote.py")
 # How long the worker keeps a read deployment or flow (read_cache.py).
@@ -175,14 +176,14 @@ with warnings.catch_warnings():
 
 def flow_runs_ready_channel() -> str:
     """Where the gateway announces a flow run that awaits a worker (api/events/eventNotifier.ts)."""
-    return redis_name("flowRunsReady", prefix=os.environ.get("QUIRE_QUEUE_PREFIX", "quire"))
+    return redis_name("flowRunsReady", prefix=queue_prefix())
 
 
 async def fetch_when_woken(worker: WarmProcessWorker) -> None:
     """Fetches scheduled flow runs as soon as the gateway announces one, instead of at the next poll
     (which stays: it finds flow runs created by anyone else, and everything while Redis is away)."""
     while True:
-        redis = Redis.from_url(os.environ.get("QUIRE_REDIS_URL", "redis://127.0.0.1:6380"))
+        redis = Redis.from_url(redis_url())
         try:
             async with redis.pubsub() as pubsub:
                 await pubsub.subscribe(flow_runs_ready_channel())

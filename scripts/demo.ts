@@ -25,7 +25,7 @@ interface RunView {
 
 await runInForeground(defaultStackOptions(root), async (stack) => {
   const api = async <T>(path: string, init?: RequestInit): Promise<T> => {
-    const res = await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json" } });
+    const res = await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json", ...stack.gatewayHeaders } });
     if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as T;
   };

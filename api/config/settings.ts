@@ -100,7 +100,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       standbyFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true",
       spareFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true" ? e.QUIRE_SPARE_FLOW_RUNS : 0,
     },
-    redis: { url: e.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
+    redis: { url: e.QUIRE_REDIS_URL || `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
     store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db"), databaseUrl: e.DATABASE_URL },
     stagesFile: e.QUIRE_STAGES_FILE,
     worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS, jobLockMs: e.QUIRE_JOB_LOCK_MS },

@@ -9,7 +9,7 @@ import { percentile } from "./stats.js";
  */
 export async function dispatchOverhead(stack: Stack, runId: string) {
   const prefect = new PrefectRuns(createPrefectClient(stack.prefectApiUrl), "run-stage/quire");
-  const { events } = (await (await fetch(`${stack.gatewayUrl}/orchestrator/runs/${runId}/events`)).json()) as { events: any[] };
+  const { events } = (await (await fetch(`${stack.gatewayUrl}/orchestrator/runs/${runId}/events`, { headers: stack.gatewayHeaders })).json()) as { events: any[] };
   const toWorker: number[] = [];
   const back: number[] = [];
   for (const flowRun of await prefect.flowRunsTagged([`book:${runId}`])) {

@@ -19,7 +19,7 @@ export interface LoadResult {
  * 250 ms and sampling every stack process's memory (with its children) every second.
  */
 export async function runLoad(stack: Stack, books: number, book: any): Promise<LoadResult> {
-  const api = async (path: string, init?: RequestInit) => (await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json" } })).json() as Promise<any>;
+  const api = async (path: string, init?: RequestInit) => (await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json", ...stack.gatewayHeaders } })).json() as Promise<any>;
   const health: number[] = [];
   const peak: Record<string, number> = {};
   let done = false;

@@ -16,10 +16,10 @@ export interface SseLatencyResult {
  * event, the time from the worker's write (`at`, stamped inside the transaction) to its arrival here.
  */
 export async function measureSseLatency(stack: Stack, book: object): Promise<SseLatencyResult> {
-  const api = async (path: string, init?: RequestInit) => (await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json" } })).json() as Promise<any>;
+  const api = async (path: string, init?: RequestInit) => (await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json", ...stack.gatewayHeaders } })).json() as Promise<any>;
   const submitted = Date.now();
   const { runId } = await api("/orchestrator/run", { method: "POST", body: JSON.stringify(book) });
-  const res = await fetch(`${stack.gatewayUrl}/orchestrator/runs/${runId}/events`, { headers: { accept: "text/event-stream" } });
+  const res = await fetch(`${stack.gatewayUrl}/orchestrator/runs/${runId}/events`, { headers: { accept: "text/event-stream", ...stack.gatewayHeaders } });
   const latencies: number[] = [];
   let buffer = "";
   const decoder = new TextDecoder();

@@ -30,6 +30,8 @@ export class StackAlreadyRunning extends Error {}
  */
 export class Stack {
   readonly gatewayUrl: string;
+  /** What a client of this gateway sends with each request: the bearer token when QUIRE_API_KEY is set. */
+  readonly gatewayHeaders: Record<string, string>;
   readonly prefectApiUrl: string;
   readonly prefectUiUrl: string;
   readonly redisUrl: string;
@@ -46,8 +48,12 @@ export class Stack {
     this.home = opts.home;
     this.prefectApiUrl = `http://127.0.0.1:${opts.ports.prefect}/api`;
     this.prefectUiUrl = `http://127.0.0.1:${opts.ports.prefect}`;
-    this.redisUrl = process.env.QUIRE_REDIS_URL ?? `redis://127.0.0.1:${opts.ports.redis}`;
-    this.gatewayUrl = `http://127.0.0.1:${opts.ports.gateway}`;
+    this.redisUrl = process.env.QUIRE_REDIS_URL || `redis://127.0.0.1:${opts.ports.redis}`;
+    // The gateway binds QUIRE_HOST; the launcher and its clients reach it there (loopback for "any address").
+    const host = opts.env?.QUIRE_HOST ?? process.env.QUIRE_HOST;
+    this.gatewayUrl = `http://${!host || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${opts.ports.gateway}`;
+    const apiKey = opts.env?.QUIRE_API_KEY ?? process.env.QUIRE_API_KEY;
+    this.gatewayHeaders = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   }
 
   async start(): Promise<void> {
@@ -71,9 +77,9 @@ export class Stack {
       PREFECT_CLIENT_CSRF_SUPPORT_ENABLED: "false",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
-      // What the flows must share with the gateway and agent workers: the prefix of the Redis names, the flow's lease.
       QUIRE_QUEUE_PREFIX: process.env.QUIRE_QUEUE_PREFIX ?? "quire",
-      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_FLOW_") || k === "QUIRE_QUEUE_PREFIX")),
+      // Quire settings given to this stack reach every process, so the flows name Redis and leases as the gateway does.
+      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_"))),
     };
     const quireEnv: Record<string, string> = {
       QUIRE_HOME: home,
