@@ -57,7 +57,7 @@ const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log,
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, handOver });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);
-const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks });
+const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks, leases });
 const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, locks, standby, handOver, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks), agent workers a stage's last step: the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));

@@ -10,6 +10,7 @@ never pays twice for a step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -149,6 +150,19 @@ async def keep_lease(redis: Redis, flow_run_id: str) -> None:
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
+LEASE_ENDED = "ended"
+
+
+async def release_lease(redis: Redis, flow_run_id: str) -> None:
+    """Marks the lease ended as the flow's code ends (done, failed, or suspended), so a resume knows no
+    process runs this flow run any more (api/runs/flowLeases.ts). The key lives on for a lease period:
+    until Prefect records the flow run's final state, it must not look like a process that died."""
+    try:
+        await redis.set(lease_key(flow_run_id), LEASE_ENDED, ex=LEASE_SECONDS)
+    except Exception:
+        pass  # Redis restarting: the lease lapses by itself
+
+
 def hold_key(run_id: str) -> str:
     """The gateway's hold flag for a run (api/runs/holdFlags.ts); its value is the pause key."""
     return redis_name("hold", prefix=QUEUE_PREFIX, runId=run_id)
@@ -237,6 +251,9 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
         return await run_steps(redis, runId, stageId, attempt, steps, loop)
     finally:
         lease.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lease  # its last renewal must not land after the release
+        await release_lease(redis, str(get_run_context().flow_run.id))
         await redis.aclose()
 
 

@@ -177,6 +177,21 @@ export class PrefectRuns {
     this.flowRunReady();
   }
 
+  /**
+   * Takes back a suspend whose flow process is still running (it was finishing a step): the flow run is
+   * Running again and that process goes on. Prefect's own resume would reschedule the flow run, and a
+   * worker would start a second process for it beside the first. False if the flow run was not Paused.
+   */
+  async unsuspend(id: string): Promise<boolean> {
+    if ((await this.readFlowRun(id)).stateType !== "PAUSED") return false;
+    const result = await unwrap(
+      `unsuspend flow run ${id}`,
+      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "RUNNING", name: "Running", message: "resumed while its process was still running" }, force: true } }),
+    );
+    requireAccepted(`unsuspend of flow run ${id}`, result);
+    return true;
+  }
+
   /** Marks a Running flow run whose process is gone as Crashed, with the reason. */
   async markCrashed(id: string, message: string): Promise<void> {
     const result = await unwrap(

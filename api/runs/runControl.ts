@@ -10,6 +10,7 @@ import { percentComplete, plannedStepIds } from "./progress.js";
 import { emitRunEvent } from "./runEvents.js";
 import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
 import type { DriveLocks } from "./driveLocks.js";
+import type { FlowLeases } from "./flowLeases.js";
 import type { StageLauncher } from "./stageLauncher.js";
 
 export interface RunControlDeps {
@@ -23,6 +24,8 @@ export interface RunControlDeps {
   announceCancel: (runId: string) => Promise<void>;
   /** The run driver's locks: a command is applied whole before the driver looks at the run again. */
   locks?: DriveLocks;
+  /** Whether a flow process still runs a flow run (a resume then lets it go on rather than start another). */
+  leases?: FlowLeases;
 }
 
 /**
@@ -89,7 +92,13 @@ export class RunControl {
       }
       case "resumeFlowRun": {
         const id = await flowRunId();
-        if (id) await prefect.resume(id).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "flow run was not paused; nothing to resume"));
+        if (!id) return;
+        // A pause pressed during a step suspends the flow run at once, but its process finishes the step
+        // first: if it is still running, it goes on; otherwise Prefect reschedules the flow run.
+        if (await this.deps.leases?.held(id)) {
+          if (await prefect.unsuspend(id).catch(() => false)) return;
+        }
+        await prefect.resume(id).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "flow run was not paused; nothing to resume"));
         return;
       }
       case "cancelFlowRun": {

@@ -103,6 +103,12 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
     case "rollback": {
       if (!f.chosenStages.includes(command.toStage)) return refuse(`stage ${command.toStage} is not part of this run`);
       if (!f.startedStages.includes(command.toStage)) return refuse(`stage ${command.toStage} has not run yet; nothing to roll back to`);
+      // A stage that ran before a rollback to an earlier one is after the current stage: going there would
+      // skip the stages in between, whose outputs that rollback superseded.
+      const current = f.currentStage ? f.chosenStages.indexOf(f.currentStage.stageId) : -1;
+      if (f.chosenStages.indexOf(command.toStage) > current) {
+        return refuse(`stage ${command.toStage} comes after the current stage ${f.currentStage?.stageId}; a rollback goes back to the current stage or an earlier one`);
+      }
       if (!["paused", "completed", "failed"].includes(f.status)) {
         return refuse(`cannot roll back a run that is ${f.status}${f.status === "running" ? "; pause it first" : ""}`);
       }

@@ -33,6 +33,23 @@ describe("pause and resume", () => {
     expect(types.indexOf("run.paused")).toBeLessThan(types.indexOf("run.resumed"));
   });
 
+  it("lets the flow process go on when resume comes while the paused step is still running (no second process)", async () => {
+    const runId = await submit({ ...helloWorld(`resume-in-flight ${Date.now()} [mock:delay=2000]`), stages: ["idea_intake", "structure"] });
+    await eventually("S1 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S1"));
+    expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).body.status).toBe("pausing");
+    const flowRun = await eventually("Suspended in Prefect", async () => {
+      const view = await flowRunOf(runId, "structure");
+      return view?.stateType === "PAUSED" && view;
+    });
+    // S1 is still with the agent worker (2 s): the flow process that runs it is alive.
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).body.status).toBe("running");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    // Prefect's resume would have rescheduled the flow run (a second Scheduled) for a second process.
+    expect((await prefect().stateHistory(flowRun.id)).filter((t) => t === "SCHEDULED")).toHaveLength(1);
+    expect((await events(runId)).filter((e) => e.type === "step.started" && e.stepId === "S1")).toHaveLength(1);
+    expect(await outputsOf(runId)).toHaveLength(8);
+  });
+
   it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
     const runId = await submit({ ...helloWorld(slow("ui-resume")), stages: ["idea_intake", "structure"] });
     await waitForRun(runId, { until: midStructure });

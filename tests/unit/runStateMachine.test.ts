@@ -131,4 +131,11 @@ describe("rollback", () => {
   it("asks for a pause first when the run is running", () => {
     expect(decide(facts(), { type: "rollback", toStage: "structure" })).toMatchObject({ ok: false, reason: expect.stringContaining("pause it first") });
   });
+  it("refuses a stage after the current one, even one that ran before an earlier rollback (it would skip the stages between)", () => {
+    // Ran to title, rolled back to structure, paused in it: title has run, but is ahead.
+    const rolledBack = facts({ status: "paused", currentStage: { stageId: "structure", attempt: 2, status: "paused" }, flowRunActive: false, startedStages: ["idea_intake", "structure", "title"] });
+    expect(decide(rolledBack, { type: "rollback", toStage: "title" })).toMatchObject({ ok: false, reason: expect.stringContaining("comes after the current stage structure") });
+    expect(decide(rolledBack, { type: "rollback", toStage: "structure" })).toMatchObject({ ok: true });
+    expect(decide(rolledBack, { type: "rollback", toStage: "idea_intake" })).toMatchObject({ ok: true });
+  });
 });
