@@ -117,6 +117,8 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
         status: "running",
         effects: [
           { type: "releaseHold" },
+          // A stage paused mid-way still has its flow run Suspended in Prefect: it ends, not left waiting.
+          ...(f.flowRunActive ? [{ type: "cancelFlowRun" } as const] : []),
           { type: "supersedeFrom", stageId: command.toStage },
           { type: "emit", event: "run.rolled_back", data: { toStage: command.toStage } },
           { type: "startStage", stageId: command.toStage, reuseOutputs: false },

@@ -234,4 +234,19 @@ describe("rollback", () => {
     expect((await events(runId)).some((e) => e.type === "run.rolled_back" && e.data.toStage === "title")).toBe(true);
     expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(7 + 5);
   });
+
+  it("rolls back a run paused mid-stage: its suspended flow run ends Cancelled instead of waiting in Prefect", async () => {
+    const runId = await submit({ ...helloWorld(slow("rollback-paused")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+    await waitForRun(runId, { until: (r) => r.status === "paused" });
+    const suspended = (await flowRunOf(runId, "structure"))!;
+    expect(suspended.stateType).toBe("PAUSED");
+    expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "structure" } })).status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect((await prefect().readFlowRun(suspended.id)).stateType).toBe("CANCELLED");
+    // Nothing of the book is left waiting in Prefect (a dismissed standby flow run takes a moment to end).
+    const live = async () => (await prefect().flowRunsTagged([`book:${runId}`])).filter((f) => !["COMPLETED", "CANCELLED"].includes(f.stateType ?? ""));
+    await eventually("every flow run of the book ended", async () => (await live()).length === 0);
+  });
 });

@@ -124,6 +124,11 @@ describe("rollback", () => {
       ],
     });
   });
+  it("cancels the suspended flow run of a stage paused mid-way before starting the new attempt", () => {
+    const pausedMidStage = facts({ status: "paused", currentStage: { stageId: "structure", attempt: 1, status: "paused" }, flowRunActive: true });
+    const decision = decide(pausedMidStage, { type: "rollback", toStage: "idea_intake" });
+    expect(decision.ok && decision.effects.map((e) => e.type)).toEqual(["releaseHold", "cancelFlowRun", "supersedeFrom", "emit", "startStage"]);
+  });
   it("refuses a stage outside the run, or one that has not run", () => {
     expect(decide(facts({ status: "completed" }), { type: "rollback", toStage: "writing" })).toMatchObject({ ok: false, reason: "stage writing is not part of this run" });
     expect(decide(facts({ status: "completed" }), { type: "rollback", toStage: "title" })).toMatchObject({ ok: false, reason: expect.stringContaining("has not run yet") });
