@@ -9,10 +9,6 @@ import { redisName } from "../config/redisNames.js";
 export class FlowLeases {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly graceMs: number) {}
 
-  /**
-   * True when the flow run has been Running for longer than the grace period and holds no lease.
-   * Unknown (Redis down) counts as alive: a missing answer is no proof of death.
-   */
   /** Whether a flow process runs the flow run now (its flow's code marks the lease "ended" as it ends); null when Redis cannot say. */
   async held(flowRunId: string): Promise<boolean | null> {
     try {
@@ -23,6 +19,10 @@ export class FlowLeases {
     }
   }
 
+  /**
+   * True when the flow run has been Running for longer than the grace period and holds no lease.
+   * Unknown (Redis down) counts as alive: a missing answer is no proof of death.
+   */
   async lapsed(flowRunId: string, runningSince: string | null): Promise<boolean> {
     if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return false;
     try {

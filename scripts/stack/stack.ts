@@ -77,7 +77,6 @@ export class Stack {
       PREFECT_CLIENT_CSRF_SUPPORT_ENABLED: "false",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
-      QUIRE_QUEUE_PREFIX: process.env.QUIRE_QUEUE_PREFIX ?? "quire",
       // Quire settings given to this stack reach every process, so the flows name Redis and leases as the gateway does.
       ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_"))),
     };
