@@ -1,7 +1,8 @@
-import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+
+type Child = { pid?: number } & PromiseLike<{ signal?: string; exitCode?: number }>;
 
 /**
  * A child process of the stack, in its own process group (so stopping it also stops what it spawned,
@@ -9,8 +10,7 @@ import { execa } from "execa";
  */
 export class ManagedProcess {
   readonly logFile: string;
-  private child?: ChildProcess;
-  private exit: Promise<void> = Promise.resolve();
+  private child?: Child;
   private exited = false;
   private exitInfo = "";
   private stopping = false;
@@ -47,7 +47,7 @@ export class ManagedProcess {
   start(): this {
     this.exited = false;
     this.stopping = false;
-    const child = execa(this.command, this.args, {
+    const child: Child = execa(this.command, this.args, {
       cwd: this.opts.cwd,
       env: this.opts.env,
       extendEnv: true,
@@ -59,25 +59,17 @@ export class ManagedProcess {
       reject: false,
     });
     this.child = child;
-    this.exit = new Promise((resolve) => {
-      const exited = (description: string) => {
-        if (this.child !== child || this.exited) return resolve();
-        this.exited = true;
-        this.exitInfo = description;
-        if (!this.stopping) this.exitHandlers.forEach((h) => h(description));
-        resolve();
-      };
-      // The process's own exit, not execa's result: that also waits for the output pipes, which a
-      // descendant still running (a flow process of a killed Prefect worker) can hold open for minutes.
-      child.once("exit", (code, signal) => exited(signal ? `killed by ${signal}` : `exited with code ${code}`));
-      void child.then((r) => exited(r.signal ? `killed by ${r.signal}` : r.failed && r.exitCode === undefined ? `could not start: ${r.message}` : `exited with code ${r.exitCode}`));
+    void child.then((r) => {
+      this.exited = true;
+      this.exitInfo = r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+      if (!this.stopping) this.exitHandlers.forEach((h) => h(this.exitInfo));
     });
     return this;
   }
 
-  /** Sends a signal to the whole process group (what is left of it, once the process itself has exited). */
+  /** Sends a signal to the whole process group. */
   signal(sig: NodeJS.Signals): void {
-    if (!this.child?.pid) return;
+    if (!this.child?.pid || this.exited) return;
     try {
       process.kill(-this.child.pid, sig);
     } catch {
@@ -91,7 +83,7 @@ export class ManagedProcess {
     if (!this.child || this.exited) return;
     this.signal("SIGTERM");
     const killer = setTimeout(() => this.signal("SIGKILL"), graceMs);
-    await this.exit;
+    await this.child;
     clearTimeout(killer);
     this.signal("SIGKILL"); // anything left in the group (e.g. a flow run the worker spawned)
   }
