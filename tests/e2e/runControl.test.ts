@@ -8,6 +8,14 @@ const submit = async (body: object) => {
   return res.body.runId as string;
 };
 const slow = (name: string) => `${name} ${Date.now()} [mock:delay=700]`;
+/** A two-stage book paused by the gateway in the middle of structure, and that stage's flow run. */
+const pausedMidStructure = async (name: string) => {
+  const runId = await submit({ ...helloWorld(slow(name)), stages: ["idea_intake", "structure"] });
+  await waitForRun(runId, { until: midStructure });
+  await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+  await waitForRun(runId, { until: (r) => r.status === "paused" });
+  return { runId, flowRun: (await flowRunOf(runId, "structure"))! };
+};
 
 describe("pause and resume", () => {
   it("pauses mid-stage, shows Suspended in Prefect, and resumes without calling the provider again", async () => {
@@ -51,11 +59,7 @@ describe("pause and resume", () => {
   });
 
   it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
-    const runId = await submit({ ...helloWorld(slow("ui-resume")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: midStructure });
-    await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
-    await waitForRun(runId, { until: (r) => r.status === "paused" });
-    const flowRun = (await flowRunOf(runId, "structure"))!;
+    const { runId, flowRun } = await pausedMidStructure("ui-resume");
     await prefect().resume(flowRun.id);
 
     await waitForRun(runId, { until: (r) => r.status !== "paused" });
@@ -236,11 +240,7 @@ describe("rollback", () => {
   });
 
   it("rolls back a run paused mid-stage: its suspended flow run ends Cancelled instead of waiting in Prefect", async () => {
-    const runId = await submit({ ...helloWorld(slow("rollback-paused")), stages: ["idea_intake", "structure"] });
-    await waitForRun(runId, { until: midStructure });
-    await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
-    await waitForRun(runId, { until: (r) => r.status === "paused" });
-    const suspended = (await flowRunOf(runId, "structure"))!;
+    const { runId, flowRun: suspended } = await pausedMidStructure("rollback-paused");
     expect(suspended.stateType).toBe("PAUSED");
     expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "structure" } })).status).toBe(200);
     expect((await waitForRun(runId)).status).toBe("completed");
