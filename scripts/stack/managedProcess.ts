@@ -1,8 +1,7 @@
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-
-type Child = { pid?: number } & PromiseLike<{ signal?: string; exitCode?: number }>;
 
 /**
  * A child process of the stack, in its own process group (so stopping it also stops what it spawned,
@@ -10,7 +9,8 @@ type Child = { pid?: number } & PromiseLike<{ signal?: string; exitCode?: number
  */
 export class ManagedProcess {
   readonly logFile: string;
-  private child?: Child;
+  private child?: ChildProcess;
+  private exit: Promise<void> = Promise.resolve();
   private exited = false;
   private exitInfo = "";
   private stopping = false;
@@ -47,7 +47,7 @@ export class ManagedProcess {
   start(): this {
     this.exited = false;
     this.stopping = false;
-    const child: Child = execa(this.command, this.args, {
+    const child = execa(this.command, this.args, {
       cwd: this.opts.cwd,
       env: this.opts.env,
       extendEnv: true,
@@ -59,17 +59,25 @@ export class ManagedProcess {
       reject: false,
     });
     this.child = child;
-    void child.then((r) => {
-      this.exited = true;
-      this.exitInfo = r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
-      if (!this.stopping) this.exitHandlers.forEach((h) => h(this.exitInfo));
+    this.exit = new Promise((resolve) => {
+      const exited = (description: string) => {
+        if (this.child !== child || this.exited) return resolve();
+        this.exited = true;
+        this.exitInfo = description;
+        if (!this.stopping) this.exitHandlers.forEach((h) => h(description));
+        resolve();
+      };
+      // The process's own exit, not execa's result: that also waits for the output pipes, which a
+      // descendant still running (a flow process of a killed Prefect worker) can hold open for minutes.
+      child.once("exit", (code, signal) => exited(signal ? `killed by ${signal}` : `exited with code ${code}`));
+      void child.then((r) => exited(r.signal ? `killed by ${r.signal}` : r.failed && r.exitCode === undefined ? `could not start: ${r.message}` : `exited with code ${r.exitCode}`));
     });
     return this;
   }
 
-  /** Sends a signal to the whole process group. */
+  /** Sends a signal to the whole process group (what is left of it, once the process itself has exited). */
   signal(sig: NodeJS.Signals): void {
-    if (!this.child?.pid || this.exited) return;
+    if (!this.child?.pid) return;
     try {
       process.kill(-this.child.pid, sig);
     } catch {
@@ -83,7 +91,7 @@ export class ManagedProcess {
     if (!this.child || this.exited) return;
     this.signal("SIGTERM");
     const killer = setTimeout(() => this.signal("SIGKILL"), graceMs);
-    await this.child;
+    await this.exit;
     clearTimeout(killer);
     this.signal("SIGKILL"); // anything left in the group (e.g. a flow run the worker spawned)
   }

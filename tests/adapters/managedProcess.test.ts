@@ -1,0 +1,37 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ManagedProcess } from "../../scripts/stack/managedProcess.js";
+
+/** Running, not a zombie waiting for a parent that never reaps it (PID 1 in a container may not). */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
+describe("ManagedProcess (the launcher's supervision)", () => {
+  it("notices at once that its process died while a descendant still holds its output open; the rest of its process group can still be killed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-"));
+    // Like a Prefect worker whose forked flow process outlives it: the background sleep keeps the log's pipe open.
+    const proc = new ManagedProcess("leader", "sh", ["-c", "sleep 60 & echo $! > descendant.pid; exec sleep 60"], { cwd: dir, env: {}, logDir: dir });
+    const exited = new Promise<string>((resolve) => proc.onExit(resolve));
+    proc.start();
+    while (!existsSync(join(dir, "descendant.pid")) || !readFileSync(join(dir, "descendant.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+    const descendant = Number(readFileSync(join(dir, "descendant.pid"), "utf8"));
+
+    process.kill(proc.pid!, "SIGKILL"); // the process alone, as an OOM kill or a crash would
+    const started = Date.now();
+    expect(await exited).toBe("killed by SIGKILL");
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(proc.running).toBe(false);
+    expect(alive(descendant)).toBe(true);
+
+    proc.signal("SIGKILL"); // what is left of its process group
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(descendant)).toBe(false);
+  });
+});
