@@ -10,7 +10,6 @@ never pays twice for a step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import time
@@ -23,8 +22,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api_outage import outage_handler, run_riding_outages
+from flow_lease import FlowLease
 from redis_names import redis_name
-from shared_settings import flow_heartbeat_seconds, flow_lease_seconds, queue_prefix, redis_url
+from shared_settings import queue_prefix, redis_url
 
 REDIS_URL = redis_url()
 QUEUE_PREFIX = queue_prefix()
@@ -33,9 +33,6 @@ POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "1"))
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
-# The flow's lease: renewed every HEARTBEAT_SECONDS; when it lapses the gateway marks the run Crashed.
-HEARTBEAT_SECONDS = flow_heartbeat_seconds()
-LEASE_SECONDS = flow_lease_seconds()
 # A standby flow run that no stage claims within this long ends, unused.
 STANDBY_SECONDS = float(os.environ.get("QUIRE_FLOW_STANDBY_SECONDS", "600"))
 
@@ -134,35 +131,6 @@ async def run_step(run_id: str, stage_id: str, attempt: int, step: dict, iterati
         await queue.close()
 
 
-def lease_key(flow_run_id: str) -> str:
-    """The flow process's lease in Redis (api/runs/flowLeases.ts reads it)."""
-    return redis_name("flowLease", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
-
-
-async def keep_lease(redis: Redis, flow_run_id: str) -> None:
-    """Renews this process's lease until cancelled. A process that dies (killed with its worker, say)
-    stops renewing, and the gateway marks its flow run Crashed instead of leaving it Running forever."""
-    while True:
-        try:
-            await redis.set(lease_key(flow_run_id), "1", ex=LEASE_SECONDS)
-        except Exception:
-            pass  # Redis restarting: the lease outlives a short outage
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-
-
-LEASE_ENDED = "ended"
-
-
-async def release_lease(redis: Redis, flow_run_id: str) -> None:
-    """Marks the lease ended as the flow's code ends (done, failed, or suspended), so a resume knows no
-    process runs this flow run any more (api/runs/flowLeases.ts). The key lives on for a lease period:
-    until Prefect records the flow run's final state, it must not look like a process that died."""
-    try:
-        await redis.set(lease_key(flow_run_id), LEASE_ENDED, ex=LEASE_SECONDS)
-    except Exception:
-        pass  # Redis restarting: the lease lapses by itself
-
-
 def hold_key(run_id: str) -> str:
     """The gateway's hold flag for a run (api/runs/holdFlags.ts); its value is the pause key."""
     return redis_name("hold", prefix=QUEUE_PREFIX, runId=run_id)
@@ -237,23 +205,20 @@ async def run_stage(runId: str, stageId: str, attempt: int, steps: list[dict], l
     run first waits for the stage it is given (the gateway also renames it in Prefect); a spare (runId
     "") learns its book with the stage."""
     logger = get_run_logger()
+    flow_run_id = str(get_run_context().flow_run.id)
     redis = Redis.from_url(REDIS_URL)
-    lease = asyncio.create_task(keep_lease(redis, str(get_run_context().flow_run.id)))
     try:
-        if standby:
-            assignment = await wait_for_stage(redis, str(get_run_context().flow_run.id))
-            if assignment is None:
-                return {"runId": runId, "standby": "unused"}
-            # A spare waits for any book: the book comes with the stage.
-            runId = assignment.get("runId") or runId
-            stageId, attempt, steps, loop = assignment["stageId"], assignment["attempt"], assignment["steps"], assignment.get("loop")
-            logger.info("standby flow run takes stage %s (attempt %s) of book %s", stageId, attempt, runId)
-        return await run_steps(redis, runId, stageId, attempt, steps, loop)
+        async with FlowLease(redis, flow_run_id):
+            if standby:
+                assignment = await wait_for_stage(redis, flow_run_id)
+                if assignment is None:
+                    return {"runId": runId, "standby": "unused"}
+                # A spare waits for any book: the book comes with the stage.
+                runId = assignment.get("runId") or runId
+                stageId, attempt, steps, loop = assignment["stageId"], assignment["attempt"], assignment["steps"], assignment.get("loop")
+                logger.info("standby flow run takes stage %s (attempt %s) of book %s", stageId, attempt, runId)
+            return await run_steps(redis, runId, stageId, attempt, steps, loop)
     finally:
-        lease.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lease  # its last renewal must not land after the release
-        await release_lease(redis, str(get_run_context().flow_run.id))
         await redis.aclose()
 
 

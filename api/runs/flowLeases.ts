@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { redisName } from "../config/redisNames.js";
 
 /**
- * The leases that running run-stage flow processes renew in Redis (prefect-flows/run_stage.py). Prefect 2
+ * The leases that running run-stage flow processes renew in Redis (prefect-flows/flow_lease.py). Prefect 2
  * has no liveness check of its own for flow runs: a flow process killed together with its worker stays
  * Running in Prefect forever. The run driver asks here, and marks such a flow run Crashed.
  */

@@ -1,0 +1,72 @@
+"""A flow process's lease in Redis: renewed while the flow's code runs, marked ended when it stops.
+
+Prefect 2 has no liveness check of its own for flow runs; the gateway reads this lease
+(api/runs/flowLeases.ts) and marks a Running flow run without one Crashed.
+
+The renewal loop is stopped by an event, never by cancelling its task: redis-py's asyncio client can
+swallow a cancellation that lands inside a command (the command returns normally; seen with redis 8.1,
+a cancel one to three loop turns into a SET). A renewal loop that missed its cancel renews for ever,
+and the flow that awaits it never ends: a process holding its lease while doing nothing, which the
+gateway cannot tell from one at work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from redis.asyncio import Redis
+
+from redis_names import redis_name
+from shared_settings import flow_heartbeat_seconds, flow_lease_seconds, queue_prefix
+
+# What the lease holds once the flow's code has ended (api/runs/flowLeases.ts reads the same word).
+LEASE_ENDED = "ended"
+
+
+def lease_key(flow_run_id: str, prefix: str | None = None) -> str:
+    return redis_name("flowLease", prefix=prefix or queue_prefix(), flowRunId=flow_run_id)
+
+
+class FlowLease:
+    """`async with FlowLease(redis, flow_run_id):` holds the lease for the block's duration."""
+
+    def __init__(self, redis: Redis, flow_run_id: str, lease_seconds: int | None = None, heartbeat_seconds: float | None = None, prefix: str | None = None) -> None:
+        self.redis = redis
+        self.key = lease_key(flow_run_id, prefix)
+        self.lease_seconds = lease_seconds or flow_lease_seconds()
+        self.heartbeat_seconds = flow_heartbeat_seconds() if heartbeat_seconds is None else heartbeat_seconds
+        self._stop = asyncio.Event()
+        self._renewing: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "FlowLease":
+        self._renewing = asyncio.create_task(self._renew())
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        if self._renewing:
+            # Its last renewal must not land after the release; a renewal hung on Redis is not waited for.
+            done, _ = await asyncio.wait({self._renewing}, timeout=max(1.0, self.heartbeat_seconds))
+            if not done:
+                self._renewing.cancel()
+        await self._release()
+
+    async def _renew(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.redis.set(self.key, "1", ex=self.lease_seconds)
+            except Exception:
+                pass  # Redis restarting: the lease outlives a short outage
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.heartbeat_seconds)
+
+    async def _release(self) -> None:
+        """Marks the lease ended (done, failed, or suspended), so a resume knows no process runs this flow
+        run any more. The key lives on for a lease period: until Prefect records the flow run's final
+        state, it must not look like a process that died."""
+        try:
+            await self.redis.set(self.key, LEASE_ENDED, ex=self.lease_seconds)
+        except Exception:
+            pass  # Redis restarting: the lease lapses by itself

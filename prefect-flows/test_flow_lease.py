@@ -1,0 +1,55 @@
+"""A flow process's lease, against a real redis-server (started here on a free port)."""
+
+import asyncio
+import unittest
+
+from redis.asyncio import Redis
+
+from flow_lease import LEASE_ENDED, FlowLease, lease_key
+from redis_server_fixture import RedisServer
+
+
+class FlowLeaseTest(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = RedisServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    async def asyncSetUp(self):
+        self.redis = Redis(port=self.server.port)
+
+    async def asyncTearDown(self):
+        await self.redis.aclose()
+
+    async def test_renews_while_held_and_reads_ended_once_the_block_ends(self):
+        async with FlowLease(self.redis, "fr-held", lease_seconds=1, heartbeat_seconds=0.1, prefix="t"):
+            await asyncio.sleep(1.5)  # longer than the lease: only renewals keep it
+            self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), b"1")
+        self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), LEASE_ENDED.encode())
+        await asyncio.sleep(0.3)
+        self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), LEASE_ENDED.encode(), "a renewal landed after the release")
+        self.assertLessEqual(await self.redis.ttl(lease_key("fr-held", "t")), 1)
+
+    async def test_ends_even_when_it_stops_in_the_middle_of_a_renewal(self):
+        # A renewal stopped by cancelling its task went on for ever when the cancel landed inside redis-py's
+        # SET (it swallows it at some loop turns): the flow never ended, and its lease never lapsed.
+        for turns in range(30):
+            key = f"fr-turns-{turns}"
+
+            async def hold_briefly():
+                async with FlowLease(self.redis, key, lease_seconds=5, heartbeat_seconds=0, prefix="t"):
+                    for _ in range(turns):
+                        await asyncio.sleep(0)
+
+            holder = asyncio.create_task(hold_briefly())
+            done, _ = await asyncio.wait({holder}, timeout=3)
+            self.assertTrue(done, f"the lease did not stop when asked {turns} loop turns in")
+            await asyncio.sleep(0.02)
+            self.assertEqual(await self.redis.get(lease_key(key, "t")), LEASE_ENDED.encode(), f"renewed after its release ({turns} turns)")
+
+
+if __name__ == "__main__":
+    unittest.main()
