@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
+import { isolateTestsFromShell } from "../tests/fixtures/shellSettings.js";
 
+// Every phase, the Python one too, runs without the Quire, Prefect, provider and store settings of the shell.
+isolateTestsFromShell();
 const root = resolve(import.meta.dirname, "..");
 const reports = mkdtempSync(join(tmpdir(), "quire-test-"));
 let passed = 0;

@@ -1,4 +1,7 @@
 import { defineConfig } from "vitest/config";
+import { isolateTestsFromShell } from "./fixtures/shellSettings.js";
+
+isolateTestsFromShell();
 
 // Adapters against local servers: fakes that speak the real wire formats (OpenAI, Gemini), and real
 // redis-server and PostgreSQL. No stack, no network.

@@ -1,4 +1,7 @@
 import { defineConfig } from "vitest/config";
+import { isolateTestsFromShell } from "./fixtures/shellSettings.js";
+
+isolateTestsFromShell();
 
 // The e2e suite again, with the store on PostgreSQL (DATABASE_URL), plus the crash-in-write test. Not the
 // fault tests (killed workers, restarted Redis and Prefect, a hanging provider): they exercise Prefect, Redis

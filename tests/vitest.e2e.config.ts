@@ -1,4 +1,7 @@
 import { defineConfig } from "vitest/config";
+import { isolateTestsFromShell } from "./fixtures/shellSettings.js";
+
+isolateTestsFromShell();
 
 // The real stack (Prefect server + worker, Redis, store, gateway, agent workers), started once by
 // tests/e2e/globalSetup.ts on free ports. Files run one after another: the machine has two cores.

@@ -1,4 +1,7 @@
 import { defineConfig } from "vitest/config";
+import { isolateTestsFromShell } from "./fixtures/shellSettings.js";
+
+isolateTestsFromShell();
 
 // Scale-out on one machine: two gateways, two Prefect workers and three agent workers sharing one Redis,
 // one Prefect server and one PostgreSQL store (tests/scale/globalSetup.ts).
