@@ -33,6 +33,7 @@ const SettingsSchema = z.object({
   QUIRE_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   QUIRE_PROVIDER: ProviderName.optional(),
   QUIRE_FLOW_LEASE_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
+  QUIRE_FLOW_START_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   QUIRE_STANDBY_FLOW_RUNS: z.enum(["true", "false"]).default("true"),
   QUIRE_SPARE_FLOW_RUNS: z.coerce.number().int().min(0).max(50).default(2),
   QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
@@ -70,7 +71,7 @@ export interface ProviderSettings {
 export interface Settings {
   home: string;
   http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
-  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number };
+  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; flowStartSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string; databaseUrl?: string };
   stagesFile: string;
@@ -97,6 +98,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       deployment: e.QUIRE_DEPLOYMENT,
       pollMs: e.QUIRE_POLL_MS,
       flowLeaseSeconds: e.QUIRE_FLOW_LEASE_SECONDS,
+      flowStartSeconds: e.QUIRE_FLOW_START_SECONDS,
       standbyFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true",
       spareFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true" ? e.QUIRE_SPARE_FLOW_RUNS : 0,
     },

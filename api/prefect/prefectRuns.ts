@@ -125,6 +125,15 @@ export class PrefectRuns {
     return runs.map(toFlowRun);
   }
 
+  /** Flow runs in these states, of any book (the oldest 200: Prefect's page limit). */
+  async flowRunsInStates(states: PrefectStateType[]): Promise<FlowRunView[]> {
+    const runs = await unwrap(
+      "filter flow runs",
+      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { state: { type: { any_: states } } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
+    );
+    return runs.map(toFlowRun);
+  }
+
   async taskRunsOf(flowRunId: string): Promise<TaskRunView[]> {
     const runs = await unwrap(
       "filter task runs",

@@ -14,6 +14,7 @@ import { drivenStatuses, stepsRunStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
+import type { OrphanSweep } from "./orphanSweep.js";
 
 /** How often the driver tidies waiting flow runs (dead ones marked Crashed, spares topped up). */
 const SWEEP_EVERY_MS = 10_000;
@@ -30,6 +31,8 @@ export interface RunDriverDeps {
   locks?: DriveLocks;
   /** Liveness of flow processes: a Running flow run without a lease is marked Crashed. */
   leases?: FlowLeases;
+  /** A flow run Pending for longer than this has no process coming (its worker died as it started it): marked Crashed. */
+  startGraceMs?: number;
   /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
   announceCancel: (runId: string) => Promise<void>;
   /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
@@ -38,6 +41,8 @@ export interface RunDriverDeps {
   standby?: StandbyFlowRuns;
   /** Waiting flow runs: swept now and then (api/runs/standbyHandOver.ts). */
   handOver?: StandbyHandOver;
+  /** Flow runs the books left behind live in Prefect: swept now and then (api/runs/orphanSweep.ts). */
+  orphans?: OrphanSweep;
 }
 
 /**
@@ -83,6 +88,7 @@ export class RunDriver {
       if (Date.now() - this.lastSweep > SWEEP_EVERY_MS) {
         this.lastSweep = Date.now();
         await this.deps.handOver?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
+        await this.deps.orphans?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "orphan flow run sweep failed; will retry"));
       }
       const runs = await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 });
       const flowRuns = await this.currentFlowRuns(runs);
@@ -163,6 +169,13 @@ export class RunDriver {
         }
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
           await store.updateStageRun(key, { status: "running", startedAt: stageStartedAt(stage, flowRun.startTime) });
+        }
+        if (flowRun.stateType === "PENDING" && this.startedLongAgo(flowRun)) {
+          // A worker sets Pending, then starts the process; if it dies in between (or the Prefect API is down
+          // as the process starts), Prefect leaves the run Pending for ever.
+          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run stayed Pending: no process is coming; marking it Crashed");
+          await this.deps.prefect.markCrashed(flowRun.id, "its process never started (its worker died, or the Prefect API was down, as it started it)");
+          return;
         }
         if (flowRun.stateType === "RUNNING" && (await this.deps.leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
           this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
@@ -259,6 +272,11 @@ export class RunDriver {
     const shape = graph.stages.find((s) => s.id === stage.stageId);
     if (!shape) return false;
     return stageStepsDone(shape, await store.latestAcceptedOutputs(run.id, shape.steps.map((s) => s.id)));
+  }
+
+  private startedLongAgo(flowRun: FlowRunView): boolean {
+    const { startGraceMs } = this.deps;
+    return !!startGraceMs && !!flowRun.stateTimestamp && Date.now() - Date.parse(flowRun.stateTimestamp) > startGraceMs;
   }
 
   /** A crashed flow run's task runs that were cut off would show Running in the Prefect UI forever. Best effort. */
