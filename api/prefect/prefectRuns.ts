@@ -117,20 +117,10 @@ export class PrefectRuns {
     return views;
   }
 
+  /** Flow runs with all these tags (none: any flow run), in these states if given; the oldest 200 (Prefect's page limit). */
   async flowRunsTagged(tags: string[], states?: PrefectStateType[]): Promise<FlowRunView[]> {
-    const runs = await unwrap(
-      "filter flow runs",
-      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { tags: { all_: tags }, ...(states && { state: { type: { any_: states } } }) }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
-    );
-    return runs.map(toFlowRun);
-  }
-
-  /** Flow runs in these states, of any book (the oldest 200: Prefect's page limit). */
-  async flowRunsInStates(states: PrefectStateType[]): Promise<FlowRunView[]> {
-    const runs = await unwrap(
-      "filter flow runs",
-      () => this.client.POST("/flow_runs/filter", { body: { flow_runs: { state: { type: { any_: states } } }, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }),
-    );
+    const filter = { ...(tags.length && { tags: { all_: tags } }), ...(states && { state: { type: { any_: states } } }) };
+    const runs = await unwrap("filter flow runs", () => this.client.POST("/flow_runs/filter", { body: { flow_runs: filter, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }));
     return runs.map(toFlowRun);
   }
 

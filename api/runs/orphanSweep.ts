@@ -1,11 +1,10 @@
 import type { Logger } from "pino";
-import type { PrefectRuns } from "../prefect/prefectRuns.js";
+import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { Store } from "../store/store.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { orphanFlowRuns } from "./orphanFlowRuns.js";
 import { drivenStatuses } from "./runStateMachine.js";
-
-const BOOK_TAG = "book:";
+import { bookOfTags } from "./stageLauncher.js";
 
 /**
  * Housekeeping, every few seconds: ends the flow runs that books left behind live in Prefect
@@ -17,12 +16,15 @@ export class OrphanSweep {
 
   async sweep(): Promise<void> {
     const { store, prefect, leases, log, graceMs } = this.deps;
-    const live = await prefect.flowRunsInStates(["SCHEDULED", "PENDING", "RUNNING", "PAUSED"]);
-    const books = new Set(live.flatMap((fr) => fr.tags.filter((t) => t.startsWith(BOOK_TAG) && t.length > BOOK_TAG.length).map((t) => t.slice(BOOK_TAG.length))));
-    for (const runId of books) {
+    const live = await prefect.flowRunsTagged([], ["SCHEDULED", "PENDING", "RUNNING", "PAUSED"]);
+    const books = new Map<string, FlowRunView[]>();
+    for (const flowRun of live) {
+      const runId = bookOfTags(flowRun.tags);
+      if (runId) books.set(runId, [...(books.get(runId) ?? []), flowRun]);
+    }
+    for (const [runId, mine] of books) {
       const run = await store.getRun(runId);
       if (!run) continue;
-      const mine = live.filter((fr) => fr.tags.includes(`${BOOK_TAG}${runId}`));
       const orphans = orphanFlowRuns(await store.listStageRuns(runId), !drivenStatuses.includes(run.status), mine, Date.now(), graceMs);
       for (const flowRun of orphans) {
         try {

@@ -20,6 +20,14 @@ export interface StageLauncherDeps {
   handOver?: StandbyHandOver;
 }
 
+const BOOK_TAG_PREFIX = "book:";
+
+/** The Prefect tag that names a stage flow run's book. */
+export const bookTag = (runId: string) => `${BOOK_TAG_PREFIX}${runId}`;
+
+/** The book a flow run's tags name, if any (a spare's tags name none). */
+export const bookOfTags = (tags: string[]) => tags.find((t) => t.startsWith(BOOK_TAG_PREFIX) && t.length > BOOK_TAG_PREFIX.length)?.slice(BOOK_TAG_PREFIX.length);
+
 /**
  * Starts a stage: records the stage run (the next attempt of that stage), then gives it a flow run of the
  * run-stage deployment and appends `stage.started`. The flow run is a waiting one when one is there (the
@@ -63,7 +71,7 @@ export class StageLauncher {
     return {
       name: `${run.id.slice(0, 8)}-${stage.stageId}-a${stage.attempt}`,
       parameters: { runId: run.id, stageId: stage.stageId, attempt: stage.attempt, steps: plan.steps, ...(plan.loop ? { loop: plan.loop } : {}) },
-      tags: [`book:${run.id}`, `stage:${stage.stageId}`, ...(run.category ? [`category:${run.category}`] : [])],
+      tags: [bookTag(run.id), `stage:${stage.stageId}`, ...(run.category ? [`category:${run.category}`] : [])],
     };
   }
 
