@@ -107,6 +107,9 @@ export class RunControl {
         if (id) await prefect.cancel(id);
         return;
       }
+      case "endStageRun":
+        await store.endOpenStageRuns(run.id, effect.status);
+        return;
       case "supersedeFrom": {
         const from = run.request.stages.indexOf(effect.stageId);
         const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);

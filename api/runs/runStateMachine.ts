@@ -1,5 +1,5 @@
 import type { GuardVerdict } from "./guards.js";
-import type { RunMode, RunStatus } from "../store/records.js";
+import type { RunMode, RunStatus, StageRunStatus } from "../store/records.js";
 
 /** What a client can ask of a run. */
 export type RunCommand =
@@ -14,7 +14,7 @@ export interface RunFacts {
   status: RunStatus;
   mode: RunMode;
   /** The latest stage run, if any stage has started. */
-  currentStage: { stageId: string; attempt: number; status: "scheduled" | "running" | "paused" | "completed" | "failed" | "cancelled" } | null;
+  currentStage: { stageId: string; attempt: number; status: StageRunStatus } | null;
   /** True when a flow run for the current stage is live in Prefect (not finished). */
   flowRunActive: boolean;
   /** The stage after the current one, and whether its guard passes now; null at the end. */
@@ -31,6 +31,7 @@ export type RunEffect =
   | { type: "suspendFlowRun" }
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
+  | { type: "endStageRun"; status: "cancelled" } // the current stage run, if not finished: no flow run will report its end
   | { type: "startStage"; stageId: string; reuseOutputs: boolean }
   | { type: "supersedeFrom"; stageId: string }
   | { type: "emit"; event: "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back"; data?: Record<string, unknown> };
@@ -91,7 +92,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return refuse(`cannot cancel a run that is ${f.status}`);
         default:
           if (f.flowRunActive) return { ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
-          return { ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.cancelled" }] };
+          return { ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }, { type: "emit", event: "run.cancelled" }] };
       }
 
     case "advance":

@@ -43,8 +43,11 @@ export interface RunRecord {
   completedAt: string | null;
 }
 
-export const stageRunStatuses = ["scheduled", "running", "paused", "completed", "failed", "cancelled"] as const;
+/** `superseded`: a later stage attempt of the book started before this one finished (a resume, a rollback). */
+export const stageRunStatuses = ["scheduled", "running", "paused", "completed", "failed", "cancelled", "superseded"] as const;
 export type StageRunStatus = (typeof stageRunStatuses)[number];
+/** A stage run in one of these has not finished; a book has at most one (its latest). */
+export const openStageRunStatuses: StageRunStatus[] = ["scheduled", "running", "paused"];
 
 export interface StageRunRecord {
   runId: string;

@@ -3,9 +3,10 @@ import type { RunBundle } from "./runBundle.js";
 import type { Database } from "./schema.js";
 import { drivenStatuses } from "../runs/runStateMachine.js";
 import { insertAudit } from "./writeStatements.js";
+import { openStageRunStatuses } from "./records.js";
 
 const live = new Set<string>(drivenStatuses);
-const liveStage = new Set(["scheduled", "running", "paused"]);
+const liveStage = new Set<string>(openStageRunStatuses);
 
 /**
  * Writes an exported run into this store (inside the caller's transaction). Row ids are this store's

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { AuditRecord, EventRecord, RunRecord, StageRunRecord, StepKey, StepOutputRecord } from "./records.js";
+import { openStageRunStatuses, type AuditRecord, type EventRecord, type RunRecord, type StageRunRecord, type StageRunStatus, type StepKey, type StepOutputRecord } from "./records.js";
 import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { RunBundle } from "./runBundle.js";
 import { importRunRows } from "./runImport.js";
@@ -104,15 +104,23 @@ export class SqlStore implements Store {
       first_step_at: null,
       ended_at: null,
     };
-    await this.db.insertInto("stage_runs").values(row).onConflict((oc) => oc.doNothing()).execute();
-    const stored = await this.db
-      .selectFrom("stage_runs")
-      .selectAll()
-      .where("run_id", "=", stage.runId)
-      .where("stage_id", "=", stage.stageId)
-      .where("attempt", "=", stage.attempt)
-      .executeTakeFirstOrThrow();
-    return toStageRun(stored);
+    return this.writeTransaction(stage.runId, async (db) => {
+      // The book moves on to this attempt: an earlier one left open (paused, or not started) is over.
+      await endOpenStageRunsIn(db, stage.runId, "superseded", stage);
+      await db.insertInto("stage_runs").values(row).onConflict((oc) => oc.doNothing()).execute();
+      const stored = await db
+        .selectFrom("stage_runs")
+        .selectAll()
+        .where("run_id", "=", stage.runId)
+        .where("stage_id", "=", stage.stageId)
+        .where("attempt", "=", stage.attempt)
+        .executeTakeFirstOrThrow();
+      return toStageRun(stored);
+    });
+  }
+
+  async endOpenStageRuns(runId: string, status: StageRunStatus) {
+    await endOpenStageRunsIn(this.db, runId, status);
   }
 
   async updateStageRun(key: { runId: string; stageId: string; attempt: number }, patch: Partial<Omit<StageRunRecord, "runId" | "stageId" | "attempt">>) {
@@ -265,4 +273,11 @@ export class SqlStore implements Store {
       return true;
     });
   }
+}
+
+/** Ends the run's stage runs that have not finished (all but `except`, a stage attempt being recorded again). */
+async function endOpenStageRunsIn(db: Kysely<Database>, runId: string, status: StageRunStatus, except?: { stageId: string; attempt: number }) {
+  let q = db.updateTable("stage_runs").set({ status, ended_at: now() }).where("run_id", "=", runId).where("status", "in", openStageRunStatuses);
+  if (except) q = q.where((eb) => eb.not(eb.and([eb("stage_id", "=", except.stageId), eb("attempt", "=", except.attempt)])));
+  await q.execute();
 }

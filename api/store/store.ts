@@ -6,6 +6,7 @@ import type {
   RunRequest,
   RunStatus,
   StageRunRecord,
+  StageRunStatus,
   StepKey,
   StepOutputRecord,
 } from "./records.js";
@@ -38,7 +39,10 @@ export interface Store {
   /** Changes a run's fields only while its status is one of `from` (optimistic guard); true if it did. */
   updateRun(id: string, from: RunStatus[], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>): Promise<boolean>;
 
+  /** Records a stage attempt (once: a repeat returns it); the run's earlier stage runs still open become `superseded`. */
   insertStageRun(stage: Pick<StageRunRecord, "runId" | "stageId" | "attempt" | "plannedSteps">): Promise<StageRunRecord>;
+  /** Gives the run's stage runs that have not finished this final status (e.g. `cancelled` with the run). */
+  endOpenStageRuns(runId: string, status: StageRunStatus): Promise<void>;
   updateStageRun(key: { runId: string; stageId: string; attempt: number }, patch: Partial<Omit<StageRunRecord, "runId" | "stageId" | "attempt">>): Promise<void>;
   listStageRuns(runId: string): Promise<StageRunRecord[]>;
 

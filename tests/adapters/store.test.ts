@@ -69,6 +69,20 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
     });
 
+    it("keeps one stage run open per run: a new attempt supersedes an open one, a finished one keeps its status", async () => {
+      const run = await newRun({ stages: ["idea_intake", "structure"] });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      await store.updateStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1 }, { status: "completed" });
+      await store.insertStageRun({ runId: run.id, stageId: "structure", attempt: 1, plannedSteps: 7 });
+      await store.updateStageRun({ runId: run.id, stageId: "structure", attempt: 1 }, { status: "paused" });
+      await store.insertStageRun({ runId: run.id, stageId: "structure", attempt: 2, plannedSteps: 7 });
+      await store.insertStageRun({ runId: run.id, stageId: "structure", attempt: 2, plannedSteps: 7 }); // a repeat leaves it open
+      const statuses = async () => (await store.listStageRuns(run.id)).map((s) => [s.stageId, s.attempt, s.status, s.endedAt !== null]);
+      expect(await statuses()).toEqual([["idea_intake", 1, "completed", false], ["structure", 1, "superseded", true], ["structure", 2, "scheduled", false]]);
+      await store.endOpenStageRuns(run.id, "cancelled");
+      expect((await statuses()).map((s) => s[2])).toEqual(["completed", "superseded", "cancelled"]);
+    });
+
     it("writes an output, its audit entry and its event together or not at all", async () => {
       const run = await newRun();
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });

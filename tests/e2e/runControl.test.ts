@@ -243,7 +243,10 @@ describe("rollback", () => {
     const { runId, flowRun: suspended } = await pausedMidStructure("rollback-paused");
     expect(suspended.stateType).toBe("PAUSED");
     expect((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "structure" } })).status).toBe(200);
-    expect((await waitForRun(runId)).status).toBe("completed");
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("completed");
+    // The paused attempt's record says it was replaced, not that it is still paused.
+    expect(done.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([["idea_intake", 1, "completed"], ["structure", 1, "superseded"], ["structure", 2, "completed"]]);
     expect((await prefect().readFlowRun(suspended.id)).stateType).toBe("CANCELLED");
     // Nothing of the book is left waiting in Prefect (a dismissed standby flow run takes a moment to end).
     const live = async () => (await prefect().flowRunsTagged([`book:${runId}`])).filter((f) => !["COMPLETED", "CANCELLED"].includes(f.stateType ?? ""));

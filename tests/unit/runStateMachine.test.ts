@@ -87,8 +87,8 @@ describe("cancel", () => {
   it("cancels the live flow run and waits for Prefect", () => {
     expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
   });
-  it("cancels at once when nothing runs", () => {
-    expect(decide(boundary(), { type: "cancel" })).toMatchObject({ ok: true, status: "cancelled" });
+  it("cancels at once when nothing runs, ending a stage run no flow run will report on", () => {
+    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }, { type: "emit", event: "run.cancelled" }] });
   });
   it("refuses a completed run", () => {
     expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "cancel" })).toMatchObject({ ok: false });
