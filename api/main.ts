@@ -12,6 +12,7 @@ import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
 import { DriveLocks } from "./runs/driveLocks.js";
+import { FlowRunLiveness } from "./runs/flowRunLiveness.js";
 import { FlowLeases } from "./runs/flowLeases.js";
 import { OrphanSweep } from "./runs/orphanSweep.js";
 import { HoldFlags } from "./runs/holdFlags.js";
@@ -61,8 +62,8 @@ const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:$
 const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks, leases });
 // A book's flow run is left alone for two lease periods after its last change: it may be recording its end.
 const orphans = new OrphanSweep({ store, prefect, leases, log, graceMs: 2 * settings.prefect.flowLeaseSeconds * 1000 });
-const startGraceMs = settings.prefect.flowStartSeconds * 1000;
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, leases, startGraceMs, locks, standby, handOver, orphans, pollMs: settings.prefect.pollMs });
+const liveness = new FlowRunLiveness({ prefect, log, leases, startGraceMs: settings.prefect.flowStartSeconds * 1000 });
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, liveness, locks, standby, handOver, orphans, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks), agent workers a stage's last step: the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();

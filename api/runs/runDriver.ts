@@ -5,7 +5,7 @@ import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
 import type { DriveLocks } from "./driveLocks.js";
-import type { FlowLeases } from "./flowLeases.js";
+import type { FlowRunLiveness } from "./flowRunLiveness.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
@@ -29,10 +29,8 @@ export interface RunDriverDeps {
   pollMs: number;
   /** Keeps two gateways from driving the same run at once (several gateways share the store). */
   locks?: DriveLocks;
-  /** Liveness of flow processes: a Running flow run without a lease is marked Crashed. */
-  leases?: FlowLeases;
-  /** A flow run Pending for longer than this has no process coming (its worker died as it started it): marked Crashed. */
-  startGraceMs?: number;
+  /** Finds flow runs whose process is gone (killed with its worker) and marks them Crashed. */
+  liveness: FlowRunLiveness;
   /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
   announceCancel: (runId: string) => Promise<void>;
   /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
@@ -148,6 +146,7 @@ export class RunDriver {
       return;
     }
     if (stage.status === "completed") return this.afterStage(run, stage);
+    if (stage.status === "failed" && run.status === "paused") return; // its flow run crashed while pausing: resume starts it again
     const flowRun = known.get(stage.flowRunId) ?? (await this.deps.prefect.readFlowRun(stage.flowRunId));
     await this.follow(run, stage, flowRun);
   }
@@ -170,18 +169,7 @@ export class RunDriver {
         if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
           await store.updateStageRun(key, { status: "running", startedAt: stageStartedAt(stage, flowRun.startTime) });
         }
-        if (flowRun.stateType === "PENDING" && this.startedLongAgo(flowRun)) {
-          // A worker sets Pending, then starts the process; if it dies in between (or the Prefect API is down
-          // as the process starts), Prefect leaves the run Pending for ever.
-          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run stayed Pending: no process is coming; marking it Crashed");
-          await this.deps.prefect.markCrashed(flowRun.id, "its process never started (its worker died, or the Prefect API was down, as it started it)");
-          return;
-        }
-        if (flowRun.stateType === "RUNNING" && (await this.deps.leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
-          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
-          await this.deps.prefect.markCrashed(flowRun.id, "the flow process stopped renewing its lease (killed with its worker?)");
-          return;
-        }
+        if (await this.deps.liveness.crashIfDead(flowRun, { runId: run.id, stageId: stage.stageId })) return; // the crash is handled next pass
         if (flowRun.stateType === "RUNNING" && (await this.stepsDoneEarly(run, stage))) {
           // Its last step's output is in; Prefect is still recording the task's and the flow run's end.
           return this.completeStage(run, stage, flowRun, new Date().toISOString());
@@ -195,8 +183,7 @@ export class RunDriver {
         if (stage.status !== "paused") await store.updateStageRun(key, { status: "paused" });
         if (run.status === "running" || run.status === "pausing") {
           // A step already in flight finishes first: the run is paused once no task of the flow runs.
-          const busy = (await this.deps.prefect.taskRunsOf(flowRun.id)).some((t) => t.stateType === "RUNNING");
-          if (!busy) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
+          if (!(await this.deps.liveness.stepInFlight(flowRun))) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
         }
         return;
       }
@@ -218,12 +205,17 @@ export class RunDriver {
         return;
       case "CRASHED":
       case "FAILED": {
-        if (flowRun.stateType === "CRASHED") await this.tidyCrashed(flowRun);
+        if (flowRun.stateType === "CRASHED") await this.deps.liveness.tidyCrashed(flowRun);
         // Marked Completed by hand, then failed by its flow process, still going, before a poll saw the Completed.
         const markedCompleted = run.status !== "cancelling" && (await this.deps.prefect.stateHistory(flowRun.id)).includes("COMPLETED");
         if (markedCompleted && (await this.failIfStepsMissing(run, stage, flowRun))) return;
         await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
         if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
+        if (flowRun.stateType === "CRASHED" && (run.status === "pausing" || run.status === "paused")) {
+          // The book was to stop at this step boundary anyway: it is paused, and a resume runs the stage again.
+          await this.transition(run, ["pausing"], { status: "paused" }, "run.paused", { data: { by: "gateway", stageId: stage.stageId, reason: `${stage.stageId}'s flow run crashed while pausing; resume runs the stage again, reusing its outputs` } });
+          return;
+        }
         const attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
         if (flowRun.stateType === "CRASHED" && attempts <= (this.deps.crashRetries ?? 3) && run.status === "running") {
           // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
@@ -272,17 +264,6 @@ export class RunDriver {
     const shape = graph.stages.find((s) => s.id === stage.stageId);
     if (!shape) return false;
     return stageStepsDone(shape, await store.latestAcceptedOutputs(run.id, shape.steps.map((s) => s.id)));
-  }
-
-  private startedLongAgo(flowRun: FlowRunView): boolean {
-    const { startGraceMs } = this.deps;
-    return !!startGraceMs && !!flowRun.stateTimestamp && Date.now() - Date.parse(flowRun.stateTimestamp) > startGraceMs;
-  }
-
-  /** A crashed flow run's task runs that were cut off would show Running in the Prefect UI forever. Best effort. */
-  private async tidyCrashed(flowRun: FlowRunView): Promise<void> {
-    const message = `its flow run crashed: ${flowRun.message ?? "no message"}`;
-    await this.deps.prefect.crashLeftoverTaskRuns(flowRun.id, message).catch((err) => this.deps.log.warn({ flowRunId: flowRun.id, err: (err as Error).message }, "could not mark the crashed flow run's task runs Crashed"));
   }
 
   /** The current stage completed: go on to the next (auto mode), or hold at the boundary. */

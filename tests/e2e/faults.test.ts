@@ -50,6 +50,24 @@ describe("faults on the real stack", () => {
     expect(accepted.filter((s) => s === "S1")).toHaveLength(1);
   });
 
+  it("pauses, not hangs or fails, when the Prefect worker is SIGKILLed while a pause waits for the step in flight", async () => {
+    const runId = await submit(`pause-then-kill ${Date.now()} [mock:delay=1200]`);
+    await eventually("a structure step in flight", async () => (await events(runId)).at(-1)?.type === "step.started" && (await events(runId)).at(-1)?.stageId === "structure");
+    expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).body.status).toBe("pausing");
+    await stackControl("kill", "prefect-worker-1"); // the suspended flow run's process dies mid-step
+    await stackControl("restart", "prefect-worker-1");
+    const paused = await waitForRun(runId, { until: (r) => r.status !== "pausing" && r.status !== "running" });
+    expect(paused.status, paused.error).toBe("paused");
+    const structure = paused.stages.find((s: any) => s.stageId === "structure");
+    // The step the kill cut off is not left Running in the Prefect UI.
+    expect((await prefect().taskRunsOf(structure.flowRunId)).filter((t) => t.stateType === "RUNNING")).toEqual([]);
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    await oneOutputPerStep(runId);
+    const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
+    expect(accepted.sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]); // no step asked twice
+  });
+
   it("survives a Redis restart mid-run (append-only persistence keeps the queue)", async () => {
     const runId = await submit(`redis-restart ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });
