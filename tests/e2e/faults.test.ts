@@ -68,6 +68,23 @@ describe("faults on the real stack", () => {
     expect(accepted.sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]); // no step asked twice
   });
 
+  it("goes on after the whole stack is killed at once (a power loss) and started again: no book left running, no step asked twice", async () => {
+    const runId = await submit(`power-loss ${Date.now()} [mock:delay=800]`);
+    await waitForRun(runId, { until: midStructure });
+    await stackControl("kill", "all");
+    await stackControl("restart", "all");
+    const run = await waitForRun(runId);
+    expect(run.status, run.error).toBe("completed");
+    await oneOutputPerStep(runId);
+    const accepted = (await auditOf(runId)).filter((a) => a.outcome === "accepted").map((a) => a.stepId);
+    expect(accepted.sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+    // The stage the power loss cut off ran again as a new attempt; its first one is not left Running in Prefect.
+    const structure = run.stages.filter((s: any) => s.stageId === "structure");
+    expect(structure.map((s: any) => [s.attempt, s.status])).toEqual([[1, "failed"], [2, "completed"]]);
+    expect((await prefect().readFlowRun(structure[0].flowRunId)).stateType).toBe("CRASHED");
+    await eventually("healthy again", async () => (await call("/health")).status === 200);
+  });
+
   it("survives a Redis restart mid-run (append-only persistence keeps the queue)", async () => {
     const runId = await submit(`redis-restart ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });

@@ -78,7 +78,8 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
   project.provide("providerKeys", [openAiKey, geminiKey]);
 
   // Fault tests run in worker processes; they kill and restart the stack's processes through this
-  // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /restart/<name>.
+  // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /restart/<name>; the name
+  // `all` kills every process at once (a power loss) and starts them again in the order of start-up.
   const control = createServer(async (req, res) => {
     if (req.url === "/pids") {
       res.writeHead(200).end(JSON.stringify(Object.fromEntries([...stack.processes].map(([n, p]) => [n, p.pid]))));
@@ -87,6 +88,12 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
     const [, action, name] = (req.url ?? "").split("/");
     const proc = name ? stack.processes.get(name) : undefined;
     try {
+      if (name === "all") {
+        if (action === "kill") [...stack.processes.values()].reverse().forEach((p) => p.signal("SIGKILL"));
+        else for (const each of stack.processes.keys()) await stack.restart(each);
+        res.writeHead(200).end(JSON.stringify({ ok: true }));
+        return;
+      }
       if (!proc) throw new Error(`no process ${name}; have ${[...stack.processes.keys()].join(", ")}`);
       if (action === "kill") proc.signal("SIGKILL");
       else if (action === "restart") await stack.restart(name!);
