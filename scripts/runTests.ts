@@ -1,6 +1,6 @@
 // `npm test` after set-up: type check, codegen drift, the flow's Python tests, unit tests, adapter tests
 // (provider adapters against local wire-format servers, the store), then the end-to-end tests on the
-// real stack (store on SQLite), the whole e2e suite again with the store on PostgreSQL (plus the crash-in-write test), and the
+// real stack (store on SQLite), the e2e files that touch the store again with it on PostgreSQL (plus the crash-in-write test), and the
 // scale-out test (two gateways, two Prefect workers, three agent workers, ten books, Postgres).
 // Ends with one plain line "N passed, N failed" over all phases.
 import { mkdtempSync, readFileSync } from "node:fs";

@@ -4,13 +4,14 @@ import { isolateTestsFromShell } from "./fixtures/shellSettings.js";
 isolateTestsFromShell();
 
 // The e2e suite again, with the store on PostgreSQL (DATABASE_URL), plus the crash-in-write test. Not the
-// fault tests (killed workers, restarted Redis and Prefect, a hanging provider): they exercise Prefect, Redis
-// and the processes, not the store, whose write-once rules the adapter tests check on both backends; they
-// are the slowest file, and CI aims at 15 minutes.
+// files that exercise Prefect, Redis, the processes or the page rather than the store (whose write-once
+// rules the adapter tests check on both backends): the faults (killed workers, restarted Redis and Prefect,
+// a hanging provider), standby flow runs, provider adapters, the dashboard in a browser, the OpenAPI
+// contract. They are a third of the suite's time, and CI aims at 15 minutes.
 export default defineConfig({
   test: {
     include: ["tests/e2e/**/*.test.ts"],
-    exclude: ["tests/e2e/faults.test.ts"],
+    exclude: ["faults", "standby", "providers", "dashboard", "prefectContract"].map((name) => `tests/e2e/${name}.test.ts`),
     root: new URL("..", import.meta.url).pathname,
     globalSetup: ["tests/e2e/globalSetupPostgres.ts"],
     fileParallelism: false,
