@@ -115,7 +115,7 @@ describe("faults on the real stack", () => {
 
   it("fails a step whose provider hangs: each call times out, retries, then the run fails with a clear reason", async () => {
     const origin = inject("fakeOpenAiUrl");
-    // 4 calls per try (the retry policy) × 3 tries (Prefect retries) hang, each cut at 3 s.
+    // 4 calls per try (the retry policy) × 3 tries (Prefect retries) hang, each cut at 2 s (QUIRE_PROVIDER_TIMEOUT_MS in globalSetup.ts).
     await fetch(`${origin}/__script`, { method: "POST", body: JSON.stringify(Array.from({ length: 12 }, () => ({ kind: "hang" }))) });
     const runId = await submit(`hang ${Date.now()}`, { provider: "openai", stages: ["idea_intake"] });
     const run = await waitForRun(runId, { timeoutMs: 200_000 });

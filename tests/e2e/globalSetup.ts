@@ -53,7 +53,7 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
       // Short leases so the fault tests see a dead worker or flow process within seconds.
       QUIRE_JOB_LOCK_MS: "4000",
       QUIRE_FLOW_LEASE_SECONDS: "6",
-      QUIRE_PROVIDER_TIMEOUT_MS: "3000",
+      QUIRE_PROVIDER_TIMEOUT_MS: "2000",
       OPENAI_API_KEY: openAiKey,
       OPENAI_BASE_URL: fakeOpenAi.url,
       OPENAI_MODEL: "gpt-fake-mini",
