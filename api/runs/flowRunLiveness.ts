@@ -41,10 +41,10 @@ export class FlowRunLiveness {
    * Whether a step of a suspended flow run is still being finished by its process. A task run left Running
    * by a process that died (killed with its worker) is not: its lease is gone, and it is marked Crashed.
    */
-  async stepInFlight(flowRun: FlowRunView): Promise<boolean> {
+  async stepInFlight(flowRun: FlowRunView, context: Record<string, unknown>): Promise<boolean> {
     const running = (await this.deps.prefect.taskRunsOf(flowRun.id)).some((t) => t.stateType === "RUNNING");
     if (!running || (await this.deps.leases?.held(flowRun.id)) !== false) return running;
-    this.deps.log.warn({ flowRunId: flowRun.id }, "a suspended flow run's process is gone mid-step; the pause takes effect");
+    this.deps.log.warn({ ...context, flowRunId: flowRun.id }, "a suspended flow run's process is gone mid-step; the pause takes effect");
     await this.tidyCrashed(flowRun, "its flow process stopped (killed with its worker?) while the flow run was suspended");
     return false;
   }

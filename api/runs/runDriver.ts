@@ -183,7 +183,7 @@ export class RunDriver {
         if (stage.status !== "paused") await store.updateStageRun(key, { status: "paused" });
         if (run.status === "running" || run.status === "pausing") {
           // A step already in flight finishes first: the run is paused once no task of the flow runs.
-          if (!(await this.deps.liveness.stepInFlight(flowRun))) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
+          if (!(await this.deps.liveness.stepInFlight(flowRun, { runId: run.id, stageId: stage.stageId }))) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
         }
         return;
       }
