@@ -18,11 +18,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from redis_names import redis_name
+from redis_names import redis_name, redis_value
 from shared_settings import flow_heartbeat_seconds, flow_lease_seconds, queue_prefix
 
-# What the lease holds once the flow's code has ended (api/runs/flowLeases.ts reads the same word).
-LEASE_ENDED = "ended"
+# What the lease holds once the flow's code has ended (config/redis-names.json; the gateway reads it too).
+LEASE_ENDED = redis_value("flowLeaseEnded")
 
 
 def lease_key(flow_run_id: str, prefix: str | None = None) -> str:
@@ -41,6 +41,7 @@ class FlowLease:
         self._renewing: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "FlowLease":
+        await self._set_held()  # held from the block's first line, not from the renewal task's first turn
         self._renewing = asyncio.create_task(self._renew())
         return self
 
@@ -54,13 +55,18 @@ class FlowLease:
         await self._release()
 
     async def _renew(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.redis.set(self.key, "1", ex=self.lease_seconds)
-            except Exception:
-                pass  # Redis restarting: the lease outlives a short outage
+        while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.heartbeat_seconds)
+            if self._stop.is_set():
+                return
+            await self._set_held()
+
+    async def _set_held(self) -> None:
+        try:
+            await self.redis.set(self.key, "1", ex=self.lease_seconds)
+        except Exception:
+            pass  # Redis restarting: the lease outlives a short outage
 
     async def _release(self) -> None:
         """Marks the lease ended (done, failed, or suspended), so a resume knows no process runs this flow

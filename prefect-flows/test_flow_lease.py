@@ -26,6 +26,7 @@ class FlowLeaseTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_renews_while_held_and_reads_ended_once_the_block_ends(self):
         async with FlowLease(self.redis, "fr-held", lease_seconds=1, heartbeat_seconds=0.1, prefix="t"):
+            self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), b"1", "not held from the block's first line")
             await asyncio.sleep(1.5)  # longer than the lease: only renewals keep it
             self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), b"1")
         self.assertEqual(await self.redis.get(lease_key("fr-held", "t")), LEASE_ENDED.encode())

@@ -11,8 +11,10 @@ const RedisNames = z.strictObject({
   flowRunsReady: z.string(),
   standby: z.string(),
   standbyBell: z.string(),
+  values: z.strictObject({ $comment: z.string().optional(), flowLeaseEnded: z.string() }),
 });
-export type RedisName = Exclude<keyof z.infer<typeof RedisNames>, "$comment">;
+export type RedisName = Exclude<keyof z.infer<typeof RedisNames>, "$comment" | "values">;
+export type RedisValue = Exclude<keyof z.infer<typeof RedisNames>["values"], "$comment">;
 
 const names = RedisNames.parse(JSON.parse(readFileSync(new URL("../../config/redis-names.json", import.meta.url), "utf8")));
 
@@ -25,4 +27,9 @@ export function redisName(name: RedisName, values: Record<string, string | numbe
     if (!(part in values)) throw new Error(`Redis name ${name} needs a value for {${part}}`);
     return String(values[part]);
   });
+}
+
+/** A value both sides write or compare in Redis (config/redis-names.json's "values"). */
+export function redisValue(name: RedisValue): string {
+  return names.values[name];
 }

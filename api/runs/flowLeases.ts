@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { redisName } from "../config/redisNames.js";
+import { redisName, redisValue } from "../config/redisNames.js";
 
 /**
  * The leases that running run-stage flow processes renew in Redis (prefect-flows/flow_lease.py). Prefect 2
@@ -9,11 +9,11 @@ import { redisName } from "../config/redisNames.js";
 export class FlowLeases {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly graceMs: number) {}
 
-  /** Whether a flow process runs the flow run now (its flow's code marks the lease "ended" as it ends); null when Redis cannot say. */
+  /** Whether a flow process runs the flow run now (its flow's code marks the lease ended as it ends); null when Redis cannot say. */
   async held(flowRunId: string): Promise<boolean | null> {
     try {
       const lease = await this.redis.get(redisName("flowLease", { prefix: this.prefix, flowRunId }));
-      return lease !== null && lease !== "ended";
+      return lease !== null && lease !== redisValue("flowLeaseEnded");
     } catch {
       return null;
     }

@@ -1,6 +1,9 @@
+import { resolve } from "node:path";
+import { execa } from "execa";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DriveLocks } from "../../api/runs/driveLocks.js";
+import { FlowLeases } from "../../api/runs/flowLeases.js";
 import { StandbyFlowRuns } from "../../api/runs/standbyFlowRuns.js";
 import { startRedis } from "../fixtures/redisServer.js";
 
@@ -89,5 +92,38 @@ describe("drive locks", () => {
     expect(order).toEqual(["driver done", "command"]);
     expect(await locks.acquire("run-1")).toBe(true); // released after the command
     expect(await locks.withLock("run-1", async () => "never", 100)).toEqual({ ok: false });
+  });
+});
+
+describe("a flow process's lease, written by the Python side", () => {
+  // prefect-flows/flow_lease.py holds the lease while a block runs and marks it ended after; the gateway
+  // must read both the same way, or it would crash a live flow run or wait on a dead one.
+  const holdLease = `
+import asyncio, sys
+sys.path.insert(0, "prefect-flows")
+from redis.asyncio import Redis
+from flow_lease import FlowLease
+async def main():
+    async with FlowLease(Redis.from_url(sys.argv[1]), "fr-py", lease_seconds=30, heartbeat_seconds=0.2, prefix="t9"):
+        print("held", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    print("released", flush=True)
+asyncio.run(main())
+`;
+
+  it("counts a held lease as a live flow process, and an ended one as none, without lapsing it", async () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const leases = new FlowLeases(redis, "t9", 1);
+    const flow = execa(resolve(root, ".venv/bin/python"), ["-c", holdLease, server.url], { cwd: root, stdin: "pipe" });
+    const lines = flow.iterable();
+    expect((await lines.next()).value).toBe("held");
+    expect(await leases.held("fr-py")).toBe(true);
+    flow.stdin.write("\n");
+    expect((await lines.next()).value).toBe("released");
+    await flow;
+    expect(await leases.held("fr-py")).toBe(false);
+    // Ended is not lapsed: the key stays until Prefect has recorded the flow run's end.
+    expect(await leases.lapsed("fr-py", new Date(Date.now() - 60_000).toISOString())).toBe(false);
+    expect(await leases.lapsed("fr-never", new Date(Date.now() - 60_000).toISOString())).toBe(true);
   });
 });
