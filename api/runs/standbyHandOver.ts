@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import { NotFound } from "../errors.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";
@@ -124,7 +125,9 @@ export class StandbyHandOver {
         await standby.addSpare(flowRun.id);
       }
     } catch (err) {
-      log.warn({ err: (err as Error).message }, "could not start a spare flow run; will try again");
+      // `npm start` deploys run-stage while the gateway starts: until then there is nothing to start.
+      if (err instanceof NotFound) log.info("no run-stage deployment yet; spares start when a stage next looks for one");
+      else log.warn({ err: (err as Error).message }, "could not start a spare flow run; will try again");
     }
   }
 
