@@ -7,9 +7,10 @@ import { evaluateGuard, nextStage } from "./guards.js";
 import type { FlowRunLiveness } from "./flowRunLiveness.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
+import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
-import { drivenStatuses, stepsRunStatuses } from "./runStateMachine.js";
+import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
 
@@ -64,145 +65,133 @@ export class RunAdvancer {
     await this.follow(run, stage, flowRun);
   }
 
+  /** Answers the flow run's state: facts gathered here, decided by reactToFlowRun (pure), carried out here. */
   private async follow(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<void> {
-    const { store, holds } = this.deps;
-    const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
-    switch (flowRun.stateType) {
-      case "SCHEDULED":
-      case "PENDING":
-      case "RUNNING":
-        if (stage.status === "paused") {
-          // Resumed in the Prefect UI (the gateway's own resume changes the status first).
-          await store.updateStageRun(key, { status: "running" });
-          if (run.status === "paused" || run.status === "pausing") {
-            await holds.release(run.id);
-            await this.transition(run, [run.status], { status: "running" }, "run.resumed", { data: { by: "prefect" } });
-          }
-        }
-        if (flowRun.stateType === "RUNNING" && stage.status === "scheduled") {
-          await store.updateStageRun(key, { status: "running", startedAt: stageStartedAt(stage, flowRun.startTime) });
-        }
-        if (await this.deps.liveness.crashIfDead(flowRun, { runId: run.id, stageId: stage.stageId })) return; // the crash is handled next pass
-        if (flowRun.stateType === "RUNNING" && (await this.stepsDoneEarly(run, stage))) {
-          // Its last step's output is in; Prefect is still recording the task's and the flow run's end.
-          return this.completeStage(run, stage, flowRun, new Date().toISOString());
-        }
-        if (flowRun.stateType === "RUNNING" && run.status === "pausing") {
-          const pauseKey = await holds.pauseKey(run.id);
-          if (pauseKey) await this.deps.prefect.suspend(flowRun.id, pauseKey).catch(() => undefined);
-        }
-        return;
-      case "PAUSED": {
-        if (stage.status !== "paused") await store.updateStageRun(key, { status: "paused" });
-        if (run.status === "running" || run.status === "pausing") {
-          // A step already in flight finishes first: the run is paused once no task of the flow runs.
-          if (!(await this.deps.liveness.stepInFlight(flowRun, { runId: run.id, stageId: stage.stageId }))) await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: run.status === "running" ? "prefect" : "gateway", stageId: stage.stageId } });
-        }
-        return;
-      }
-      case "CANCELLING":
-        if (run.status === "running" || run.status === "pausing" || run.status === "paused") {
-          await this.deps.announceCancel(run.id);
-          await this.transition(run, [run.status], { status: "cancelling" });
-        }
-        return;
-      case "COMPLETED": {
-        if (run.status !== "cancelling" && (await this.failIfStepsMissing(run, stage, flowRun))) return;
-        return this.completeStage(run, stage, flowRun, flowRun.endTime ?? new Date().toISOString());
-      }
-      case "CANCELLED":
-        if (run.status !== "cancelling") await this.deps.announceCancel(run.id);
-        await store.updateStageRun(key, { status: "cancelled", endedAt: flowRun.endTime ?? new Date().toISOString() });
-        await holds.release(run.id);
-        await this.finish(run, "cancelled", null, { by: run.status === "cancelling" ? "gateway" : "prefect" });
-        return;
-      case "CRASHED":
-      case "FAILED": {
-        if (flowRun.stateType === "CRASHED") await this.deps.liveness.tidyCrashed(flowRun);
-        // Marked Completed by hand, then failed by its flow process, still going, before a poll saw the Completed.
-        const markedCompleted = run.status !== "cancelling" && (await this.deps.prefect.stateHistory(flowRun.id)).includes("COMPLETED");
-        if (markedCompleted && (await this.failIfStepsMissing(run, stage, flowRun))) return;
-        await store.updateStageRun(key, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
-        if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
-        if (flowRun.stateType === "CRASHED" && (run.status === "pausing" || run.status === "paused")) {
-          // The book was to stop at this step boundary anyway: it is paused, and a resume runs the stage again.
-          await this.transition(run, ["pausing"], { status: "paused" }, "run.paused", { data: { by: "gateway", stageId: stage.stageId, reason: `${stage.stageId}'s flow run crashed while pausing; resume runs the stage again, reusing its outputs` } });
-          return;
-        }
-        const attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
-        if (flowRun.stateType === "CRASHED" && attempts <= (this.deps.crashRetries ?? 3) && run.status === "running") {
-          // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
-          this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, "stage flow run crashed; starting the stage again");
-          await this.deps.standby?.dismiss(run.id).catch(() => undefined); // whatever killed the flow may have killed its standby too
-          await this.deps.launcher.start(run, stage.stageId, { fresh: true });
-          return;
-        }
-        await this.finish(run, "failed", `stage ${stage.stageId} ${flowRun.stateType.toLowerCase()} in Prefect: ${flowRun.message ?? "no message"}`);
-        return;
-      }
-      default:
-        return;
+    const facts = await this.gather(run, stage, flowRun);
+    let current = run;
+    for (const effect of reactToFlowRun(facts)) {
+      const changed = await this.apply(effect, current, stage, flowRun);
+      if (effect.type === "setRun" && changed) current = { ...current, status: effect.status };
     }
   }
 
-  /**
-   * A flow run marked Completed while some of its stage's steps have no output (by hand in the Prefect UI,
-   * say) is not a finished stage: the run fails, saying which; resume runs them. True if it failed the run.
-   */
-  private async failIfStepsMissing(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<boolean> {
-    const steps = this.deps.graph.stages.find((s) => s.id === stage.stageId)?.steps ?? [];
-    const missing = stepsWithoutOutput(steps, await this.deps.store.latestAcceptedOutputs(run.id, steps.map((s) => s.id)));
-    if (!missing.length) return false;
-    await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { status: "failed", endedAt: flowRun.endTime ?? new Date().toISOString() });
-    await this.finish(run, "failed", `stage ${stage.stageId}: its flow run was marked Completed in Prefect, but steps ${missing.join(", ")} have no output (marked Completed by hand?); resume runs them`);
-    return true;
+  /** The facts the flow run's state calls for; each read only for the states it bears on. */
+  private async gather(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<FlowRunFacts> {
+    const { graph, store, liveness, prefect } = this.deps;
+    const state = flowRun.stateType;
+    const context = { runId: run.id, stageId: stage.stageId };
+    const steps = graph.stages.find((s) => s.id === stage.stageId);
+    const accepted = () => store.latestAcceptedOutputs(run.id, steps?.steps.map((s) => s.id) ?? []);
+    const facts: FlowRunFacts = {
+      runStatus: run.status,
+      stageId: stage.stageId,
+      stageStatus: stage.status,
+      state,
+      message: flowRun.message,
+      lastStage: !nextStage(graph, run.request.stages, stage.stageId),
+      processGone: false,
+      stepsDone: false,
+      stepInFlight: false,
+      markedCompleted: false,
+      stepsMissing: [],
+      attempts: stage.attempt,
+      crashRetries: this.deps.crashRetries ?? 3,
+    };
+    if (state === "SCHEDULED" || state === "PENDING" || state === "RUNNING") {
+      facts.processGone = await liveness.crashIfDead(flowRun, context);
+      if (state === "RUNNING" && !facts.processGone && !facts.lastStage && steps) facts.stepsDone = stageStepsDone(steps, await accepted());
+    } else if (state === "PAUSED" && (run.status === "running" || run.status === "pausing")) {
+      facts.stepInFlight = await liveness.stepInFlight(flowRun, context);
+    } else if (state === "CRASHED" || state === "FAILED") {
+      facts.markedCompleted = run.status !== "cancelling" && (await prefect.stateHistory(flowRun.id)).includes("COMPLETED");
+      facts.attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
+    }
+    if ((state === "COMPLETED" && run.status !== "cancelling") || facts.markedCompleted) facts.stepsMissing = stepsWithoutOutput(steps?.steps ?? [], await accepted());
+    return facts;
+  }
+
+  /** Carries out one effect; false when a conditional change found the run moved on. */
+  private async apply(effect: FlowRunEffect, run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<boolean> {
+    const { store, holds, liveness } = this.deps;
+    switch (effect.type) {
+      case "markStage":
+        await store.updateStageRun(stageKey(stage), {
+          status: effect.status,
+          ...(effect.started ? { startedAt: stageStartedAt(stage, flowRun.startTime) } : {}),
+          ...(effect.ended ? { endedAt: flowRun.endTime ?? new Date().toISOString() } : {}),
+        });
+        return true;
+      case "releaseHold":
+        await holds.release(run.id);
+        return true;
+      case "setRun":
+        return this.transition(run, effect.from, { status: effect.status }, effect.event, effect.data ? { data: effect.data } : {});
+      case "suspendFlowRun": {
+        const pauseKey = await holds.pauseKey(run.id);
+        if (pauseKey) await this.deps.prefect.suspend(flowRun.id, pauseKey).catch(() => undefined);
+        return true;
+      }
+      case "announceCancel":
+        await this.deps.announceCancel(run.id);
+        return true;
+      case "tidyCrashed":
+        await liveness.tidyCrashed(flowRun);
+        return true;
+      case "completeStage":
+        await this.completeStage(run, stage, flowRun, effect.endedAt === "now" ? new Date().toISOString() : (flowRun.endTime ?? new Date().toISOString()));
+        return true;
+      case "startStageAgain":
+        this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, "stage flow run crashed; starting the stage again");
+        await this.deps.standby?.dismiss(run.id).catch(() => undefined); // whatever killed the flow may have killed its standby too
+        await this.deps.launcher.start(run, stage.stageId, { fresh: true });
+        return true;
+      case "finish":
+        return this.finish(run, effect.status, effect.reason ?? null, effect.by ? { by: effect.by } : {});
+      default:
+        throw new Error(`unhandled flow run effect ${JSON.stringify(effect satisfies never)}`);
+    }
   }
 
   private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
-    const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
-    await this.deps.store.updateStageRun(key, { status: "completed", startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt });
+    await this.deps.store.updateStageRun(stageKey(stage), { status: "completed", startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt });
     await this.event(run, "stage.completed", { stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
     return this.afterStage(run, { ...stage, status: "completed" });
   }
 
-  /**
-   * A running stage whose steps are all done (stageSteps.ts) need not wait for Prefect to record its flow
-   * run's end: the next stage can start now. Not the book's last stage: `run.completed` still means every
-   * flow run of the book has finished in Prefect. Not while a cancel is under way: that waits for Prefect.
-   */
-  private async stepsDoneEarly(run: RunRecord, stage: StageRunRecord): Promise<boolean> {
-    const { graph, store } = this.deps;
-    if (!stepsRunStatuses.includes(run.status)) return false;
-    if (!nextStage(graph, run.request.stages, stage.stageId)) return false;
-    const shape = graph.stages.find((s) => s.id === stage.stageId);
-    if (!shape) return false;
-    return stageStepsDone(shape, await store.latestAcceptedOutputs(run.id, shape.steps.map((s) => s.id)));
-  }
-
-  /** The current stage completed: go on to the next (auto mode), or hold at the boundary. */
+  /** The current stage completed: what follows is decided by decideAfterStage (pure), carried out here. */
   private async afterStage(run: RunRecord, stage: StageRunRecord): Promise<void> {
     const { graph, store } = this.deps;
     const next = nextStage(graph, run.request.stages, stage.stageId);
-    if (!next) return this.finish(run, "completed", null);
-    if (run.status === "paused") return;
-    if (run.status === "cancelling") return this.finish(run, "cancelled", null, { by: "gateway" });
-    if (run.mode === "manual" || run.status === "pausing") {
-      const reason = run.mode === "manual" ? `manual mode: ${stage.stageId} is done; POST .../advance starts ${next.id}` : `paused after ${stage.stageId}`;
-      await this.deps.holds.release(run.id);
-      await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: "gateway", reason, nextStage: next.id } });
-      return;
+    const decision = decideAfterStage({ runStatus: run.status, mode: run.mode, stageId: stage.stageId, next: next?.id ?? null });
+    switch (decision.type) {
+      case "finish":
+        await this.finish(run, decision.status, null, decision.by ? { by: decision.by } : {});
+        return;
+      case "wait":
+        return;
+      case "hold":
+        await this.deps.holds.release(run.id);
+        await this.transition(run, [run.status], { status: "paused" }, "run.paused", { data: { by: "gateway", reason: decision.reason, nextStage: decision.nextStage } });
+        return;
+      case "checkGuardThenStart": {
+        const guard = next?.guard;
+        const outputs = await store.latestAcceptedOutputs(run.id, guard ? [guard.step] : []);
+        const verdict = evaluateGuard(guard, new Map(outputs.map((o) => [o.stepId, o.content])));
+        if (!verdict.ok) {
+          await this.finish(run, "failed", `cannot start ${decision.stageId}: ${verdict.reason}`);
+          return;
+        }
+        if (await this.transition(run, ["running"], { currentStageId: decision.stageId })) await this.deps.launcher.start(run, decision.stageId);
+      }
     }
-    const outputs = await store.latestAcceptedOutputs(run.id, next.guard ? [next.guard.step] : []);
-    const verdict = evaluateGuard(next.guard, new Map(outputs.map((o) => [o.stepId, o.content])));
-    if (!verdict.ok) return this.finish(run, "failed", `cannot start ${next.id}: ${verdict.reason}`);
-    if (await this.transition(run, ["running"], { currentStageId: next.id })) await this.deps.launcher.start(run, next.id);
   }
 
-  private async finish(run: RunRecord, status: "completed" | "failed" | "cancelled", error: string | null, data: Record<string, unknown> = {}): Promise<void> {
+  private async finish(run: RunRecord, status: "completed" | "failed" | "cancelled", error: string | null, data: Record<string, unknown> = {}): Promise<boolean> {
     const from = drivenStatuses.filter((s) => s !== status);
     const changed = await this.transition(run, from, { status, error, completedAt: new Date().toISOString() }, `run.${status}`, { data: { ...data, ...(error ? { reason: error } : {}) } });
     if (changed) this.deps.log.info({ runId: run.id, status, error }, "run finished");
     await this.deps.standby?.dismiss(run.id).catch(() => undefined);
+    return changed;
   }
 
   /** Changes the run only if it is still in one of `from`, then appends the event; false if it moved on. */
@@ -218,3 +207,5 @@ export class RunAdvancer {
     return emitRunEvent(this.deps.store, this.deps.graph, run, type, fields);
   }
 }
+
+const stageKey = (stage: StageRunRecord) => ({ runId: stage.runId, stageId: stage.stageId, attempt: stage.attempt });
