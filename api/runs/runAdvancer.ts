@@ -94,7 +94,7 @@ export class RunAdvancer {
       stepInFlight: false,
       markedCompleted: false,
       stepsMissing: [],
-      attempts: stage.attempt,
+      attempts: stage.attempt, // attempts are numbered 1, 2, ... and this is the stage's latest
       crashRetries: this.deps.crashRetries ?? 3,
     };
     if (state === "SCHEDULED" || state === "PENDING" || state === "RUNNING") {
@@ -104,7 +104,6 @@ export class RunAdvancer {
       facts.stepInFlight = await liveness.stepInFlight(flowRun, context);
     } else if (state === "CRASHED" || state === "FAILED") {
       facts.markedCompleted = run.status !== "cancelling" && (await prefect.stateHistory(flowRun.id)).includes("COMPLETED");
-      facts.attempts = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stage.stageId).length;
     }
     if ((state === "COMPLETED" && run.status !== "cancelling") || facts.markedCompleted) facts.stepsMissing = stepsWithoutOutput(steps?.steps ?? [], await accepted());
     return facts;
@@ -182,7 +181,10 @@ export class RunAdvancer {
           return;
         }
         if (await this.transition(run, ["running"], { currentStageId: decision.stageId })) await this.deps.launcher.start(run, decision.stageId);
+        return;
       }
+      default:
+        throw new Error(`unhandled decision after a stage ${JSON.stringify(decision satisfies never)}`);
     }
   }
 
