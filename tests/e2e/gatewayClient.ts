@@ -25,6 +25,13 @@ export const helloWorld = (premise = "Small daily habits compound into a calmer,
   provider: "mock",
 });
 
+/** Submits a book and returns its run id; anything but 202 fails the test with the gateway's answer. */
+export async function submitRun(body: object): Promise<string> {
+  const res = await call("/orchestrator/run", { body });
+  if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.runId as string;
+}
+
 const terminal = new Set(["completed", "failed", "cancelled"]);
 
 /** Polls the run until `until` holds (default: a terminal status) or the deadline passes. */
@@ -77,3 +84,6 @@ export const auditOf = async (runId: string) => (await call(`/orchestrator/runs/
 
 /** True once a run is in the structure stage with a few steps done: "mid-stage" for fault and control tests. */
 export const midStructure = (run: any) => run.currentStage === "structure" && run.completedSteps >= 3;
+
+/** A premise whose mock steps take 700 ms each: slow enough to act mid-stage. */
+export const slowPremise = (name: string) => `${name} ${Date.now()} [mock:delay=700]`;

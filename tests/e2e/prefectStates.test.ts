@@ -1,0 +1,74 @@
+import { describe, expect, inject, it } from "vitest";
+import { call, events, eventually, helloWorld, midStructure, outputsOf, slowPremise as slow, stackControl, submitRun as submit, waitForRun } from "./gatewayClient.js";
+import { flowRunOf, pausedMidStructure, prefect } from "./prefectView.js";
+
+// How the run driver follows a stage's flow run when its state changes outside the gateway's own plan: a
+// resume or a state set by hand in the Prefect UI, a resume that finds the paused flow's process still
+// going. These exercise Prefect and the driver, not the store, so they run in the SQLite pass only.
+describe("state changes made in Prefect", () => {
+  it("lets the flow process go on when resume comes while the paused step is still running (no second process)", async () => {
+    const runId = await submit({ ...helloWorld(`resume-in-flight ${Date.now()} [mock:delay=2000]`), stages: ["idea_intake", "structure"] });
+    await eventually("S1 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S1"));
+    expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).body.status).toBe("pausing");
+    const flowRun = await eventually("Suspended in Prefect", async () => {
+      const view = await flowRunOf(runId, "structure");
+      return view?.stateType === "PAUSED" && view;
+    });
+    // S1 is still with the agent worker (2 s): the flow process that runs it is alive.
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).body.status).toBe("running");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    // Prefect's resume would have rescheduled the flow run (a second Scheduled) for a second process.
+    expect((await prefect().stateHistory(flowRun.id)).filter((t) => t === "SCHEDULED")).toHaveLength(1);
+    expect((await events(runId)).filter((e) => e.type === "step.started" && e.stepId === "S1")).toHaveLength(1);
+    expect(await outputsOf(runId)).toHaveLength(8);
+  });
+
+  it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
+    const { runId, flowRun } = await pausedMidStructure("ui-resume");
+    await prefect().resume(flowRun.id);
+
+    await waitForRun(runId, { until: (r) => r.status !== "paused" });
+    const resumed = await eventually("run.resumed by prefect", async () => (await events(runId)).find((e) => e.type === "run.resumed"));
+    expect(resumed.data.by).toBe("prefect");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect(await outputsOf(runId)).toHaveLength(8);
+  });
+
+  // What the Prefect UI's "Change state" sends.
+  const setState = (flowRunId: string, type: string, message: string) =>
+    fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRunId}/set_state`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ state: { type, name: type[0] + type.slice(1).toLowerCase(), message }, force: true }),
+    });
+
+  const failsWithTheMissingSteps = async (runId: string) => {
+    const failed = await waitForRun(runId);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/stage structure: .* steps .*S7 have no output/);
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  };
+
+  it("fails the run with the reason when its stage's flow run is marked Completed by hand mid-stage; resume runs the missing steps", async () => {
+    const runId = await submit({ ...helloWorld(slow("marked-completed")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    expect((await setState((await flowRunOf(runId, "structure"))!.id, "COMPLETED", "marked by an operator")).ok).toBe(true);
+    await failsWithTheMissingSteps(runId);
+  });
+
+  it("gives the same reason when the flow's process, still going, then failed the flow run before the gateway saw it Completed", async () => {
+    const runId = await submit({ ...helloWorld(slow("marked-then-failed")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    const flowRunId = (await flowRunOf(runId, "structure"))!.id;
+    // Prefect lets the process move the flow run on to Failed ("UnfinishedRun"), often before the next poll;
+    // with the gateway down meanwhile, it only ever sees Failed, with the Completed in the state history.
+    await stackControl("kill", "gateway");
+    expect((await setState(flowRunId, "COMPLETED", "marked by an operator")).ok).toBe(true);
+    expect((await setState(flowRunId, "FAILED", "Flow run encountered an exception. UnfinishedRun")).ok).toBe(true);
+    await stackControl("restart", "gateway");
+    await failsWithTheMissingSteps(runId);
+  });
+
+});
