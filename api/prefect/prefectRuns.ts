@@ -219,14 +219,20 @@ export class PrefectRuns {
   /**
    * Asks Prefect to cancel a flow run: a running one goes Cancelling (the worker kills its process, then
    * Cancelled); one not yet running, or suspended, goes straight to Cancelled (Prefect answers REJECT
-   * with that state, which is success here).
+   * with that state, which is success here). A flow run in a blocking pause (`pause_flow_run`, not
+   * suspended; our flows never do this, an operator's state change can) may leave Paused only for
+   * Running, Scheduled or a final state, so it is set Cancelled: its process, if any, finds it not
+   * resumed at its next poll and exits at its pause timeout without running anything more.
    */
   async cancel(id: string): Promise<void> {
-    const result = await unwrap(
-      `cancel flow run ${id}`,
-      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "CANCELLING" }, force: false } }),
-    );
+    const setState = (state: { type: "CANCELLING" } | { type: "CANCELLED"; name: string; message: string }) =>
+      unwrap(`cancel flow run ${id}`, () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state, force: false } }));
+    const result = await setState({ type: "CANCELLING" });
     if (result.status === "ACCEPT" || result.state?.type === "CANCELLED" || result.state?.type === "CANCELLING") return;
+    if (result.status === "REJECT" && result.state?.type === "PAUSED") {
+      requireAccepted(`cancel of paused flow run ${id}`, await setState({ type: "CANCELLED", name: "Cancelled", message: "cancelled while paused" }));
+      return;
+    }
     requireAccepted(`cancel of flow run ${id}`, result);
   }
 }

@@ -71,4 +71,15 @@ describe("state changes made in Prefect", () => {
     await failsWithTheMissingSteps(runId);
   });
 
+
+  it("cancels a flow run an operator left in a blocking pause, which Prefect will not move to Cancelling", async () => {
+    const runId = await submit({ ...helloWorld(`blocking-pause ${Date.now()}`), stages: ["idea_intake"] });
+    expect((await waitForRun(runId)).status).toBe("completed");
+    const flowRunId = (await flowRunOf(runId, "idea_intake"))!.id;
+    // What "Change state" to Paused sends: a pause that keeps its process (no reschedule), not a suspend.
+    expect((await setState(flowRunId, "PAUSED", "paused by an operator")).ok).toBe(true);
+    expect(await prefect().readFlowRun(flowRunId)).toMatchObject({ stateType: "PAUSED", stateName: "Paused" });
+    await prefect().cancel(flowRunId);
+    expect(await prefect().readFlowRun(flowRunId)).toMatchObject({ stateType: "CANCELLED" });
+  });
 });
