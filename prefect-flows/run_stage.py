@@ -18,6 +18,7 @@ from typing import Any, Optional
 from bullmq import Job, Queue
 from prefect import flow, get_run_logger, suspend_flow_run, task
 from prefect.context import get_run_context
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -25,6 +26,7 @@ from api_outage import outage_handler, run_riding_outages
 from flow_lease import FlowLease
 from redis_names import redis_name
 from shared_settings import queue_prefix, redis_url
+from termination import on_termination
 
 REDIS_URL = redis_url()
 QUEUE_PREFIX = queue_prefix()
@@ -183,6 +185,19 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
     The gateway's claim and this run's expiry are the same SET NX on one key, so exactly one of them
     wins: either the stage arrives (returned), or nobody wanted it in time or it was dismissed (None).
     """
+    with on_termination(lambda: give_up_now(flow_run_id)):
+        return await _wait_for_stage(redis, flow_run_id)
+
+
+def give_up_now(flow_run_id: str) -> None:
+    """A waiting run told to stop (its worker stopping): it will never take a stage, so it says so now,
+    with the SET NX of its expiry; else a gateway started again at once would hand a stage to a flow run
+    whose lease still looks held. Sync and short: it runs in a signal handler."""
+    with SyncRedis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1) as redis:
+        redis.set(standby_key(flow_run_id), json.dumps({"stopped": True}), nx=True, ex=86400)
+
+
+async def _wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
     deadline = time.monotonic() + STANDBY_SECONDS
     while True:
         try:
@@ -193,7 +208,7 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
                 continue  # claimed at the last moment
             if value is not None:
                 assignment = json.loads(value)
-                return None if assignment.get("expired") or assignment.get("dismissed") else assignment
+                return None if assignment.get("expired") or assignment.get("dismissed") or assignment.get("stopped") else assignment
             await redis.blpop([standby_bell_key(flow_run_id)], timeout=1)
         except (ConnectionError, OSError, RedisError):
             await asyncio.sleep(1)  # Redis restarting: the assignment, if any, is kept (append-only file)

@@ -44,7 +44,9 @@ def run_flow_child(request: dict, protocol: tuple[int, ...]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         import prefect.context
+        import termination
 
+        termination.install()  # the flow's last words on SIGTERM (termination.py)
         # Prefect reads its settings from the environment once, at import: read them again for this run.
         prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context()
         sys.argv = [sys.argv[0]]

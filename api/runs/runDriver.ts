@@ -6,7 +6,7 @@ import { RunAdvancer, type RunAdvancerDeps } from "./runAdvancer.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
 
-/** How often the driver tidies waiting flow runs (dead ones marked Crashed, spares topped up). */
+/** How often the driver tidies waiting flow runs (dead ones marked Crashed, dead spares out of the line) and orphans. */
 const SWEEP_EVERY_MS = 10_000;
 
 export interface RunDriverDeps extends RunAdvancerDeps {

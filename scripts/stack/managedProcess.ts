@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 
@@ -89,11 +89,38 @@ export class ManagedProcess {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     if (!this.child || this.exited) return;
+    const deadline = Date.now() + graceMs;
     this.signal("SIGTERM");
     const killer = setTimeout(() => this.signal("SIGKILL"), graceMs);
     await this.exit;
     clearTimeout(killer);
-    this.signal("SIGKILL"); // anything left in the group (e.g. a flow run the worker spawned)
+    // What is left of the group (a Prefect worker's flow processes) got the SIGTERM too: let it say its
+    // last words (prefect-flows/termination.py: a waiting flow run says it will take no stage) before the
+    // SIGKILL, or a stack started again at once would hand a stage to a flow process that is gone.
+    while (this.groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.signal("SIGKILL");
+  }
+
+  /** Whether anything of the process group still runs; zombies (an init that does not reap them) do not count. */
+  private groupAlive(): boolean {
+    const group = this.child?.pid;
+    if (!group) return false;
+    try {
+      process.kill(-group, 0);
+    } catch {
+      return false;
+    }
+    if (!existsSync("/proc")) return true;
+    return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).some((pid) => {
+      try {
+        // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces or parentheses.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(pgrp) === group && state !== "Z";
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** Synchronous last resort for process exit handlers. */

@@ -34,4 +34,25 @@ describe("ManagedProcess (the launcher's supervision)", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(alive(descendant)).toBe(false);
   });
+
+  it("stops the rest of its group gracefully: what handles SIGTERM finishes before the SIGKILL, what ignores it is killed at the grace's end", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-"));
+    // Like a flow process saying its last words on SIGTERM after its worker (the leader) has exited.
+    // Each descendant writes its pid once its trap is set, so the test never signals it before.
+    const polite = `trap 'sleep 0.3; echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`;
+    const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${polite}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
+    proc.start();
+    while (!existsSync(join(dir, "descendant.pid")) || !readFileSync(join(dir, "descendant.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+    await proc.stop(5_000);
+    expect(readFileSync(join(dir, "words"), "utf8").trim()).toBe("said");
+
+    const deaf = new ManagedProcess("leader", "sh", ["-c", `sh -c "trap '' TERM; echo \\$\\$ > deaf.pid; while :; do sleep 0.05; done" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
+    deaf.start();
+    while (!existsSync(join(dir, "deaf.pid")) || !readFileSync(join(dir, "deaf.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+    const stopping = Date.now();
+    await deaf.stop(600);
+    expect(Date.now() - stopping).toBeGreaterThanOrEqual(500);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(Number(readFileSync(join(dir, "deaf.pid"), "utf8")))).toBe(false);
+  });
 });

@@ -47,8 +47,8 @@ export async function waitForRun(runId: string, opts: { until?: (run: any) => bo
   throw new Error(`run ${runId} did not get there in time; last seen: ${JSON.stringify(last)?.slice(0, 1000)}`);
 }
 
-/** Kills (SIGKILL) or restarts one of the stack's processes: gateway, agent-worker-1, prefect-worker-1, redis, prefect-server. */
-export async function stackControl(action: "kill" | "restart", name: string): Promise<void> {
+/** Kills (SIGKILL), stops (SIGTERM) or restarts one of the stack's processes: gateway, agent-worker-1, prefect-worker-1, redis, prefect-server. */
+export async function stackControl(action: "kill" | "stop" | "restart", name: string): Promise<void> {
   const res = await fetch(`${inject("stackControlUrl")}/${action}/${name}`, { method: "POST" });
   if (!res.ok) throw new Error(`stack control ${action} ${name}: ${await res.text()}`);
 }

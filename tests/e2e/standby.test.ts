@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { call, eventually, helloWorld, midStructure, stackControl, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
 
+const isSpare = (f: { name: string }) => f.name === "spare";
 const submit = async (premise: string) => (await call("/orchestrator/run", { body: { ...helloWorld(premise), stages: ["idea_intake", "structure", "title"] } })).body.runId as string;
 
 describe("standby flow runs (the next stage's flow run starts while the current one runs)", () => {
@@ -23,7 +24,6 @@ describe("standby flow runs (the next stage's flow run starts while the current 
   });
 
   it("gives a book's first stage a spare flow run that was already up, and starts another spare in its place", async () => {
-    const isSpare = (f: { name: string }) => f.name === "spare";
     const spare = await eventually("a spare up and waiting", async () => (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).find(isSpare));
     const submitted = Date.now();
     const runId = await submit(`spare ${Date.now()}`);
@@ -74,5 +74,23 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     await stackControl("restart", "prefect-worker-1");
     expect((await waitForRun(runId)).status).toBe("completed");
     await eventually("the dead standby to be marked Crashed", async () => (await prefect().readFlowRun(waiting!.id)).stateType === "CRASHED", 60_000);
+  });
+
+  it("gives no stage to a spare whose worker was just stopped: a waiting flow process says so as it ends", async () => {
+    const oneStage = async (name: string) => (await call("/orchestrator/run", { body: { ...helloWorld(`${name} ${Date.now()}`), stages: ["idea_intake"] } })).body.runId as string;
+    expect((await waitForRun(await oneStage("before-stop"))).status).toBe("completed"); // a stage looked for a spare: the line is topped up
+    const spares = await eventually("spares up and waiting", async () => {
+      const up = (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).filter(isSpare);
+      return up.length ? up : undefined;
+    });
+    // Their processes end with the worker, their leases still held for seconds: a stack stopped and started again at once.
+    await stackControl("stop", "prefect-worker-1");
+    const runId = await oneStage("after-stop");
+    await stackControl("restart", "prefect-worker-1");
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    // Given to a gone spare, the stage would wait for its lease to lapse, then start again as attempt 2.
+    expect(run.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([["idea_intake", 1, "completed"]]);
+    expect(spares.map((s) => s.id)).not.toContain(run.stages[0].flowRunId);
   });
 });
