@@ -16,13 +16,17 @@ import asyncio
 import contextlib
 from typing import Any
 
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from redis_names import redis_name, redis_value
 from shared_settings import flow_heartbeat_seconds, flow_lease_seconds, queue_prefix
+from termination import on_termination
 
-# What the lease holds once the flow's code has ended (config/redis-names.json; the gateway reads it too).
+# What the lease holds once the flow's code has ended, or once its process was told to stop before it
+# ended (config/redis-names.json; the gateway reads them too).
 LEASE_ENDED = redis_value("flowLeaseEnded")
+LEASE_STOPPED = redis_value("flowLeaseStopped")
 
 
 def lease_key(flow_run_id: str, prefix: str | None = None) -> str:
@@ -39,9 +43,12 @@ class FlowLease:
         self.heartbeat_seconds = flow_heartbeat_seconds() if heartbeat_seconds is None else heartbeat_seconds
         self._stop = asyncio.Event()
         self._renewing: asyncio.Task[None] | None = None
+        self._last_words = contextlib.ExitStack()
 
     async def __aenter__(self) -> "FlowLease":
         await self._set_held()  # held from the block's first line, not from the renewal task's first turn
+        # Told to stop (SIGTERM), the process says so as it dies: the gateway need not wait for the lease to lapse.
+        self._last_words.enter_context(on_termination(self._say_stopped))
         self._renewing = asyncio.create_task(self._renew())
         return self
 
@@ -53,6 +60,7 @@ class FlowLease:
             if not done:
                 self._renewing.cancel()
         await self._release()
+        self._last_words.__exit__(*exc_info)  # kept when the block was cut off: see termination.py
 
     async def _renew(self) -> None:
         while True:
@@ -76,3 +84,10 @@ class FlowLease:
             await self.redis.set(self.key, LEASE_ENDED, ex=self.lease_seconds)
         except Exception:
             pass  # Redis restarting: the lease lapses by itself
+
+    def _say_stopped(self) -> None:
+        """From the SIGTERM handler (termination.py), so sync and short."""
+        kwargs = self.redis.connection_pool.connection_kwargs
+        connection = {k: kwargs[k] for k in ("host", "port", "db", "username", "password") if k in kwargs}
+        with SyncRedis(**connection, socket_timeout=1, socket_connect_timeout=1) as redis:
+            redis.set(self.key, LEASE_STOPPED, ex=3600)  # long enough for a gateway started later to read why

@@ -12,23 +12,32 @@ export class FlowLeases {
   /** Whether a flow process runs the flow run now (its flow's code marks the lease ended as it ends); null when Redis cannot say. */
   async held(flowRunId: string): Promise<boolean | null> {
     try {
-      const lease = await this.redis.get(redisName("flowLease", { prefix: this.prefix, flowRunId }));
-      return lease !== null && lease !== redisValue("flowLeaseEnded");
+      const lease = await this.redis.get(this.key(flowRunId));
+      return lease !== null && lease !== redisValue("flowLeaseEnded") && lease !== redisValue("flowLeaseStopped");
     } catch {
       return null;
     }
   }
 
   /**
-   * True when the flow run has been Running for longer than the grace period and holds no lease.
-   * Unknown (Redis down) counts as alive: a missing answer is no proof of death.
+   * Why no process runs a flow run that has been Running for longer than the grace period: "stopped" (its
+   * process was told to stop, SIGTERM, and said so as it died) or "lapsed" (no lease: killed). Null while
+   * a process may run it; unknown (Redis down) counts as alive: a missing answer is no proof of death. The
+   * grace covers a process that has just started (a resumed flow run's new process overwrites the last
+   * one's word as it starts).
    */
-  async lapsed(flowRunId: string, runningSince: string | null): Promise<boolean> {
-    if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return false;
+  async gone(flowRunId: string, runningSince: string | null): Promise<"stopped" | "lapsed" | null> {
+    if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return null;
     try {
-      return (await this.redis.exists(redisName("flowLease", { prefix: this.prefix, flowRunId }))) === 0;
+      const lease = await this.redis.get(this.key(flowRunId));
+      if (lease === null) return "lapsed";
+      return lease === redisValue("flowLeaseStopped") ? "stopped" : null;
     } catch {
-      return false;
+      return null;
     }
+  }
+
+  private key(flowRunId: string): string {
+    return redisName("flowLease", { prefix: this.prefix, flowRunId });
   }
 }

@@ -29,9 +29,10 @@ export class FlowRunLiveness {
       await prefect.markCrashed(flowRun.id, "its process never started (its worker died, or the Prefect API was down, as it started it)");
       return true;
     }
-    if (flowRun.stateType === "RUNNING" && (await leases?.lapsed(flowRun.id, flowRun.stateTimestamp))) {
-      log.warn({ ...context, flowRunId: flowRun.id }, "flow run holds no lease: its process is gone; marking it Crashed");
-      await prefect.markCrashed(flowRun.id, "the flow process stopped renewing its lease (killed with its worker?)");
+    const gone = flowRun.stateType === "RUNNING" ? await leases?.gone(flowRun.id, flowRun.stateTimestamp) : null;
+    if (gone) {
+      log.warn({ ...context, flowRunId: flowRun.id, lease: gone }, "flow run's process is gone; marking it Crashed");
+      await prefect.markCrashed(flowRun.id, gone === "stopped" ? "its flow process was stopped (SIGTERM: its worker or the stack stopping) before the flow ended" : "the flow process stopped renewing its lease (killed with its worker?)");
       return true;
     }
     return false;

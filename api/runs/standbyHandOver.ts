@@ -107,9 +107,11 @@ export class StandbyHandOver {
     const { prefect, leases, standby, log } = this.deps;
     if (leases) {
       for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
-        if (!(await leases.lapsed(flowRun.id, flowRun.stateTimestamp))) continue;
-        log.warn({ flowRunId: flowRun.id }, "standby flow run holds no lease: its process is gone; marking it Crashed");
-        await prefect.markCrashed(flowRun.id, "the standby flow process stopped renewing its lease").catch(() => undefined);
+        const gone = await leases.gone(flowRun.id, flowRun.stateTimestamp);
+        if (!gone) continue;
+        log.warn({ flowRunId: flowRun.id, lease: gone }, "standby flow run's process is gone; marking it Crashed");
+        const why = gone === "stopped" ? "was stopped (SIGTERM) while it waited" : "stopped renewing its lease";
+        await prefect.markCrashed(flowRun.id, `the standby flow process ${why}`).catch(() => undefined);
       }
     }
     for (const id of await standby.spareIds()) {
@@ -149,7 +151,7 @@ export class StandbyHandOver {
       const flowRun = await prefect.readFlowRun(flowRunId);
       const waitingState = flowRun.stateType === "SCHEDULED" || flowRun.stateType === "PENDING" || flowRun.stateType === "RUNNING";
       if (!waitingState || (await standby.claimed(flowRunId))) return null;
-      if (flowRun.stateType === "RUNNING" && (await leases?.lapsed(flowRunId, flowRun.stateTimestamp))) return null;
+      if (flowRun.stateType === "RUNNING" && (await leases?.gone(flowRunId, flowRun.stateTimestamp))) return null;
       return flowRun;
     } catch (err) {
       log.warn({ flowRunId, err: (err as Error).message }, "waiting flow run not usable");

@@ -123,7 +123,24 @@ asyncio.run(main())
     await flow;
     expect(await leases.held("fr-py")).toBe(false);
     // Ended is not lapsed: the key stays until Prefect has recorded the flow run's end.
-    expect(await leases.lapsed("fr-py", new Date(Date.now() - 60_000).toISOString())).toBe(false);
-    expect(await leases.lapsed("fr-never", new Date(Date.now() - 60_000).toISOString())).toBe(true);
+    expect(await leases.gone("fr-py", new Date(Date.now() - 60_000).toISOString())).toBeNull();
+    expect(await leases.gone("fr-never", new Date(Date.now() - 60_000).toISOString())).toBe("lapsed");
+  });
+
+  it("reads a lease whose process was told to stop (SIGTERM) as gone at once, not held until it lapses", async () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const leases = new FlowLeases(redis, "t9", 1);
+    // The handler warm_zygote.py installs in every flow process (prefect-flows/termination.py).
+    const script = holdLease.replace("async def main():", "import termination\ntermination.install()\nasync def main():").replace(/fr-py/g, "fr-stopped");
+    const flow = execa(resolve(root, ".venv/bin/python"), ["-c", script, server.url], { cwd: root, stdin: "pipe", reject: false });
+    expect((await flow.iterable().next()).value).toBe("held");
+    const longRunning = new Date(Date.now() - 60_000).toISOString();
+    expect(await leases.gone("fr-stopped", longRunning)).toBeNull();
+    flow.kill("SIGTERM");
+    expect((await flow).signal).toBe("SIGTERM");
+    expect(await leases.held("fr-stopped")).toBe(false);
+    expect(await leases.gone("fr-stopped", longRunning)).toBe("stopped");
+    // A flow run that has only just started gets its grace: a resumed run's new process overwrites the word.
+    expect(await leases.gone("fr-stopped", new Date().toISOString())).toBeNull();
   });
 });

@@ -50,6 +50,22 @@ describe("faults on the real stack", () => {
     expect(accepted.filter((s) => s === "S1")).toHaveLength(1);
   });
 
+  it("starts a stage again when its Prefect worker is stopped (SIGTERM) mid-stage: the flow process says so as it dies", async () => {
+    const runId = await submit(`prefect-worker-stop ${Date.now()} [mock:delay=1200]`);
+    await waitForRun(runId, { until: midStructure });
+    await stackControl("stop", "prefect-worker-1"); // SIGTERM to its group, as a stack stopping sends
+    await stackControl("restart", "prefect-worker-1");
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    const structure = run.stages.filter((s: any) => s.stageId === "structure");
+    expect(structure.map((s: any) => s.attempt)).toEqual([1, 2]);
+    const first = await prefect().readFlowRun(structure[0].flowRunId);
+    expect(first.stateType).toBe("CRASHED");
+    // Known at once from its lease, not after the lease lapsed ("stopped renewing its lease").
+    expect(first.message).toContain("was stopped (SIGTERM");
+    await oneOutputPerStep(runId);
+  });
+
   it("pauses, not hangs or fails, when the Prefect worker is SIGKILLed while a pause waits for the step in flight", async () => {
     const runId = await submit(`pause-then-kill ${Date.now()} [mock:delay=1200]`);
     await eventually("a structure step in flight", async () => (await events(runId)).at(-1)?.type === "step.started" && (await events(runId)).at(-1)?.stageId === "structure");
