@@ -109,7 +109,8 @@ export class StandbyHandOver {
       for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
         const gone = await leases.gone(flowRun.id, flowRun.stateTimestamp);
         if (!gone) continue;
-        log.warn({ flowRunId: flowRun.id, lease: gone }, "standby flow run's process is gone; marking it Crashed");
+        // Stopped is what every waiting flow run says when its worker or the stack stops: expected, not alarming.
+        log[gone === "stopped" ? "info" : "warn"]({ flowRunId: flowRun.id, lease: gone }, "standby flow run's process is gone; marking it Crashed");
         const why = gone === "stopped" ? "was stopped (SIGTERM) while it waited" : "stopped renewing its lease";
         await prefect.markCrashed(flowRun.id, `the standby flow process ${why}`).catch(() => undefined);
       }
