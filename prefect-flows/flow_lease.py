@@ -27,6 +27,12 @@ from termination import on_termination
 # ended (config/redis-names.json; the gateway reads them too).
 LEASE_ENDED = redis_value("flowLeaseEnded")
 LEASE_STOPPED = redis_value("flowLeaseStopped")
+# Ended, unless the process's last words (stopped) landed first: on SIGTERM the flow's code unwinds in one
+# thread while the signal handler speaks in another, and the gateway should read the stronger of the two.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1"""
 
 
 def lease_key(flow_run_id: str, prefix: str | None = None) -> str:
@@ -81,7 +87,7 @@ class FlowLease:
         run any more. The key lives on for a lease period: until Prefect records the flow run's final
         state, it must not look like a process that died."""
         try:
-            await self.redis.set(self.key, LEASE_ENDED, ex=self.lease_seconds)
+            await self.redis.eval(_RELEASE, 1, self.key, LEASE_ENDED, LEASE_STOPPED, self.lease_seconds)
         except Exception:
             pass  # Redis restarting: the lease lapses by itself
 

@@ -5,7 +5,7 @@ import unittest
 
 from redis.asyncio import Redis
 
-from flow_lease import LEASE_ENDED, FlowLease, lease_key
+from flow_lease import LEASE_ENDED, LEASE_STOPPED, FlowLease, lease_key
 from redis_server_fixture import RedisServer
 
 
@@ -50,6 +50,11 @@ class FlowLeaseTest(unittest.IsolatedAsyncioTestCase):
             self.assertTrue(done, f"the lease did not stop when asked {turns} loop turns in")
             await asyncio.sleep(0.02)
             self.assertEqual(await self.redis.get(lease_key(key, "t")), LEASE_ENDED.encode(), f"renewed after its release ({turns} turns)")
+
+    async def test_an_end_after_the_process_said_it_was_stopped_keeps_stopped(self):
+        async with FlowLease(self.redis, "fr-stopped", lease_seconds=5, heartbeat_seconds=0.1, prefix="t") as lease:
+            lease._say_stopped()  # what its SIGTERM handler runs (termination.py), landing before the block ends
+        self.assertEqual(await self.redis.get(lease_key("fr-stopped", "t")), LEASE_STOPPED.encode())
 
 
 if __name__ == "__main__":

@@ -95,8 +95,9 @@ export class ManagedProcess {
     await this.exit;
     clearTimeout(killer);
     // What is left of the group (a Prefect worker's flow processes) got the SIGTERM too: let it say its
-    // last words (prefect-flows/termination.py: a waiting flow run says it will take no stage) before the
-    // SIGKILL, or a stack started again at once would hand a stage to a flow process that is gone.
+    // last words (prefect-flows/termination.py: a flow process writes `stopped` in its lease, a waiting one
+    // takes itself out of the hand-over) before the SIGKILL, or a stack started again at once would wait a
+    // lease period for it, or hand a stage to a flow process that is gone.
     while (this.groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.signal("SIGKILL");
   }
