@@ -11,7 +11,7 @@ const oneOutputPerStep = async (runId: string) => {
 
 describe("faults on the real stack", () => {
   it("hands a step to another agent worker when its worker is SIGKILLed mid-step, and writes its output once", async () => {
-    const runId = await submit(`agent-kill ${Date.now()} [mock:delay=2500]`);
+    const runId = await submit(`agent-kill ${Date.now()} [mock:delay=2500@S2]`);
     const started = await eventually("S2 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S2"));
     const pid = Number(String(started.data.worker).split(":")[1]);
     const pids = await stackPids();

@@ -7,7 +7,7 @@ import { flowRunOf, pausedMidStructure, prefect } from "./prefectView.js";
 // going. These exercise Prefect and the driver, not the store, so they run in the SQLite pass only.
 describe("state changes made in Prefect", () => {
   it("lets the flow process go on when resume comes while the paused step is still running (no second process)", async () => {
-    const runId = await submit({ ...helloWorld(`resume-in-flight ${Date.now()} [mock:delay=2000]`), stages: ["idea_intake", "structure"] });
+    const runId = await submit({ ...helloWorld(`resume-in-flight ${Date.now()} [mock:delay=2000@S1]`), stages: ["idea_intake", "structure"] });
     await eventually("S1 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S1"));
     expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).body.status).toBe("pausing");
     const flowRun = await eventually("Suspended in Prefect", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { outputJsonSchema, parseOutput } from "../../workers/outputSchemas.js";
-import { MockProvider } from "../../workers/providers/mockProvider.js";
+import { MockProvider, mockDirectives } from "../../workers/providers/mockProvider.js";
 import type { GenerateRequest } from "../../workers/providers/provider.js";
 
 const request = (kind: GenerateRequest["output"]["kind"], prompt = "write"): GenerateRequest => ({
@@ -41,6 +41,14 @@ describe("MockProvider", () => {
     await expect(mock.generate(failing)).rejects.toThrow("injected failure for S2 in attempt 1");
     await expect(mock.generate({ ...failing, meta: { ...failing.meta, stageAttempt: 2 } })).resolves.toMatchObject({ finishReason: "stop" });
     await expect(mock.generate({ ...failing, meta: { ...failing.meta, stepId: "S3" } })).resolves.toMatchObject({ finishReason: "stop" });
+  });
+
+  it("delays the step a scoped [mock:delay=N@STEP] names, over an unscoped delay, and no other", () => {
+    expect(mockDirectives("p [mock:delay=2500@S2]", "S2").delayMs).toBe(2500);
+    expect(mockDirectives("p [mock:delay=2500@S2]", "S3").delayMs).toBe(0);
+    expect(mockDirectives("p [mock:delay=100] [mock:delay=2500@S2]", "S2").delayMs).toBe(2500);
+    expect(mockDirectives("p [mock:delay=2500@S2] [mock:delay=100]", "S3").delayMs).toBe(100);
+    expect(mockDirectives("p [mock:delay=700]", "IDEA").delayMs).toBe(700);
   });
 
   it("stops when the request is aborted", async () => {

@@ -5,12 +5,14 @@ const words = ["clear", "grounded", "vivid", "practical", "honest", "patient", "
 
 /**
  * Directives a test (or a curious user) can put in the premise to make the mock behave like a real
- * model on a bad day: `[mock:delay=1500]` (each answer takes 1.5 s), `[mock:not-final]` (reviews never
+ * model on a bad day: `[mock:delay=1500]` (each answer takes 1.5 s), `[mock:delay=2500@S2]` (step S2's
+ * answers take 2.5 s; it wins over an unscoped delay for that step), `[mock:not-final]` (reviews never
  * accept), `[mock:fail=S4@1]` (every call for step S4 in attempt 1 of its stage fails with a retryable
  * error; keyed by attempt, not by a count, so it holds whichever agent worker gets the call).
  */
-export function mockDirectives(premise: string) {
-  const delay = /\[mock:delay=(\d+)\]/.exec(premise);
+export function mockDirectives(premise: string, stepId: string) {
+  const delays = [...premise.matchAll(/\[mock:delay=(\d+)(?:@([A-Z0-9]+))?\]/g)];
+  const delay = delays.find((d) => d[2] === stepId) ?? delays.find((d) => d[2] === undefined);
   const fail = /\[mock:fail=([A-Z0-9]+)@(\d+)\]/.exec(premise);
   return {
     delayMs: delay ? Number(delay[1]) : 0,
@@ -30,7 +32,7 @@ export class MockProvider implements Provider {
 
   async generate(req: GenerateRequest): Promise<GenerateResponse> {
     const started = performance.now();
-    const directives = mockDirectives(req.meta.premise);
+    const directives = mockDirectives(req.meta.premise, req.meta.stepId);
     const delayMs = this.delayMs + directives.delayMs;
     if (delayMs) await sleep(delayMs, req.signal);
     req.signal?.throwIfAborted();
