@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, eventually, helloWorld, midStructure, stackControl, waitForRun } from "./gatewayClient.js";
+import { call, eventually, helloWorld, midStructure, stackControl, submitRun, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
 
 const isSpare = (f: { name: string }) => f.name === "spare";
@@ -77,7 +77,7 @@ describe("standby flow runs (the next stage's flow run starts while the current 
   });
 
   it("gives no stage to a spare whose worker was just stopped: a waiting flow process says so as it ends", async () => {
-    const oneStage = async (name: string) => (await call("/orchestrator/run", { body: { ...helloWorld(`${name} ${Date.now()}`), stages: ["idea_intake"] } })).body.runId as string;
+    const oneStage = (name: string) => submitRun({ ...helloWorld(`${name} ${Date.now()}`), stages: ["idea_intake"] });
     expect((await waitForRun(await oneStage("before-stop"))).status).toBe("completed"); // a stage looked for a spare: the line is topped up
     const spares = await eventually("spares up and waiting", async () => {
       const up = (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).filter(isSpare);
