@@ -35,6 +35,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1"""
 
 
+def sync_twin(redis: Redis) -> SyncRedis:
+    """A short-lived sync client to the same server, for last words in a signal handler (termination.py):
+    the async client belongs to the flow's event loop, in another thread."""
+    kwargs = redis.connection_pool.connection_kwargs
+    connection = {k: kwargs[k] for k in ("host", "port", "db", "username", "password") if k in kwargs}
+    return SyncRedis(**connection, socket_timeout=1, socket_connect_timeout=1)
+
+
 def lease_key(flow_run_id: str, prefix: str | None = None) -> str:
     return redis_name("flowLease", prefix=prefix or queue_prefix(), flowRunId=flow_run_id)
 
@@ -93,7 +101,5 @@ class FlowLease:
 
     def _say_stopped(self) -> None:
         """From the SIGTERM handler (termination.py), so sync and short."""
-        kwargs = self.redis.connection_pool.connection_kwargs
-        connection = {k: kwargs[k] for k in ("host", "port", "db", "username", "password") if k in kwargs}
-        with SyncRedis(**connection, socket_timeout=1, socket_connect_timeout=1) as redis:
+        with sync_twin(self.redis) as redis:
             redis.set(self.key, LEASE_STOPPED, ex=3600)  # long enough for a gateway started later to read why

@@ -18,12 +18,11 @@ from typing import Any, Optional
 from bullmq import Job, Queue
 from prefect import flow, get_run_logger, suspend_flow_run, task
 from prefect.context import get_run_context
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from api_outage import outage_handler, run_riding_outages
-from flow_lease import FlowLease
+from flow_lease import FlowLease, sync_twin
 from redis_names import redis_name
 from shared_settings import queue_prefix, redis_url
 from termination import on_termination
@@ -185,16 +184,16 @@ async def wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
     The gateway's claim and this run's expiry are the same SET NX on one key, so exactly one of them
     wins: either the stage arrives (returned), or nobody wanted it in time or it was dismissed (None).
     """
-    with on_termination(lambda: give_up_now(flow_run_id)):
+    with on_termination(lambda: give_up_now(redis, flow_run_id)):
         return await _wait_for_stage(redis, flow_run_id)
 
 
-def give_up_now(flow_run_id: str) -> None:
+def give_up_now(redis: Redis, flow_run_id: str) -> None:
     """A waiting run told to stop (its worker stopping): it will never take a stage, so it says so now,
     with the SET NX of its expiry; else a gateway started again at once would hand a stage to a flow run
     whose lease still looks held. Sync and short: it runs in a signal handler."""
-    with SyncRedis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1) as redis:
-        redis.set(standby_key(flow_run_id), json.dumps({"stopped": True}), nx=True, ex=86400)
+    with sync_twin(redis) as client:
+        client.set(standby_key(flow_run_id), json.dumps({"stopped": True}), nx=True, ex=86400)
 
 
 async def _wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:

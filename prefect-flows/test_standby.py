@@ -52,14 +52,9 @@ class WaitForStage(unittest.IsolatedAsyncioTestCase):
         self.assertFalse(await self.give("fr-expired", {"stageId": "title", "attempt": 1, "steps": []}))
 
     async def test_a_waiting_run_told_to_stop_cannot_be_given_a_stage(self):
-        saved_url = run_stage.REDIS_URL
-        run_stage.REDIS_URL = f"redis://127.0.0.1:{self.port}"
-        try:
-            waiting = asyncio.create_task(run_stage.wait_for_stage(self.redis, "fr-stopped"))
-            await asyncio.sleep(0.2)
-            run_stage.give_up_now("fr-stopped")  # what its SIGTERM handler runs (termination.py)
-        finally:
-            run_stage.REDIS_URL = saved_url
+        waiting = asyncio.create_task(run_stage.wait_for_stage(self.redis, "fr-stopped"))
+        await asyncio.sleep(0.2)
+        run_stage.give_up_now(self.redis, "fr-stopped")  # what its SIGTERM handler runs (termination.py)
         self.assertFalse(await self.give("fr-stopped", {"stageId": "title", "attempt": 1, "steps": []}))
         self.assertIsNone(await asyncio.wait_for(waiting, 5))
 
