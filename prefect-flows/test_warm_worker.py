@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import tempfile
 import unittest
 
@@ -41,6 +42,26 @@ class ForkServer(unittest.IsolatedAsyncioTestCase):
         pid = await self.zygote.spawn(self.env(PREFECT__FLOW_RUN_ID="00000000-0000-0000-0000-000000000000", PREFECT_API_URL="http://127.0.0.1:9/api"), self.home.name)
         os.kill(pid, 9)
         self.assertEqual(await asyncio.wait_for(self.zygote.wait(pid), 60), -9)
+
+    async def test_the_fork_server_outlives_a_sigterm_that_its_children_do_not_ignore(self):
+        # The fork server ignores SIGTERM so that it can still report the ends of its children when the
+        # worker's whole group is told to stop; a child must not inherit that.
+        pid = await self.zygote.spawn(self.env(PREFECT__FLOW_RUN_ID="00000000-0000-0000-0000-000000000000", PREFECT_API_URL="http://127.0.0.1:9/api"), self.home.name)
+        await asyncio.wait_for(self.until_sigterm_not_ignored(pid), 10)
+        os.kill(self.zygote._process.pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
+        self.assertEqual(await asyncio.wait_for(self.zygote.wait(pid), 60), -signal.SIGTERM)
+        self.assertTrue(self.zygote.alive)
+
+    @staticmethod
+    async def until_sigterm_not_ignored(pid: int) -> None:
+        """Until the child has put back SIGTERM's disposition (the SigIgn mask of /proc/<pid>/status)."""
+        while True:
+            with open(f"/proc/{pid}/status") as status:
+                ignored = int(next(line for line in status if line.startswith("SigIgn:")).split()[1], 16)
+            if not ignored & (1 << (signal.SIGTERM - 1)):
+                return
+            await asyncio.sleep(0.01)
 
 
 if __name__ == "__main__":

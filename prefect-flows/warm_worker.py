@@ -5,9 +5,11 @@ imports Prefect (~2 s on this kind of machine) before the flow's first task. Eac
 flow run, so a book paid that seven times. This worker is Prefect's own ProcessWorker with one change:
 `run()` asks a fork server (warm_zygote.py, which imported Prefect once) for a child that runs the same
 engine entry point. It also keeps the deployment and flow it reads for a few seconds (read_cache.py).
-Everything else (polling the work pool, submitting, reporting the process id, killing cancelled runs,
-crash reporting) is the stock worker's code, and it serves a plain `process` work pool: the stock
-`prefect worker start --pool quire` remains a drop-in replacement.
+Told to stop (SIGTERM), it takes no more flow runs and ends the flow processes it forked, so they say
+their last words even when a supervisor signals the worker alone. Everything else (polling the work
+pool, submitting, reporting the process id, killing cancelled runs, crash reporting) is the stock
+worker's code, and it serves a plain `process` work pool: the stock `prefect worker start --pool quire`
+remains a drop-in replacement.
 
 Started by the launcher as `python prefect-flows/warm_worker.py --pool quire --name <name>`.
 """
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -35,6 +38,7 @@ from prefect.utilities.services import critical_service_loop
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 from redis.asyncio import Redis
 
+from process_shutdown import stop_processes
 from read_cache import ReadCache
 from redis_names import redis_name
 from shared_settings import queue_prefix, redis_url
@@ -42,6 +46,9 @@ from shared_settings import queue_prefix, redis_url
 ZYGOTE = Path(__file__).with_name("warm_zygote.py")
 # How long the worker keeps a read deployment or flow (read_cache.py).
 READ_CACHE_SECONDS = float(os.environ.get("QUIRE_WORKER_READ_CACHE_SECONDS", "10"))
+# Told to stop: how long flow processes get to end by themselves, then after SIGTERM (process_shutdown.py).
+# Both fit in the 10 s a stack or `docker compose stop` waits before its SIGKILL.
+STOP_ALONE_SECONDS, STOP_TERM_SECONDS = 1.0, 5.0
 
 
 class Zygote:
@@ -80,6 +87,10 @@ class Zygote:
 
     async def wait(self, pid: int) -> int:
         return await self._exit_future(pid)
+
+    def running(self) -> list[int]:
+        """The children that have not ended yet."""
+        return [pid for pid, future in self._exits.items() if not future.done()]
 
     async def stop(self) -> None:
         if self._process and self._process.returncode is None:
@@ -151,6 +162,10 @@ with warnings.catch_warnings():
             await self._zygote.stop()
             return await super().__aexit__(*exc_info)
 
+        async def end_flow_processes(self) -> None:
+            """Told to stop: ends the flow processes forked here, with their last words (process_shutdown.py)."""
+            await stop_processes(self._zygote.running(), self._zygote.wait, STOP_ALONE_SECONDS, STOP_TERM_SECONDS)
+
         async def run(self, flow_run, configuration: ProcessJobConfiguration, task_status=None):
             standard = configuration.command in (None, "", f"{get_sys_executable()} -m prefect.engine")
             if not standard or not self._zygote.alive:
@@ -198,7 +213,8 @@ async def fetch_when_woken(worker: WarmProcessWorker) -> None:
 
 
 async def serve(pool: str, name: Optional[str]) -> None:
-    """The loops of `prefect worker start`, around the warm worker, plus the gateway's wake-ups."""
+    """The loops of `prefect worker start`, around the warm worker, plus the gateway's wake-ups. Returns
+    when told to stop (SIGTERM), once the flow processes it started have ended."""
     query_seconds = PREFECT_WORKER_QUERY_SECONDS.value()
     loop = partial(critical_service_loop, printer=print, jitter_range=0.3, backoff=4)
     async with WarmProcessWorker(work_pool_name=pool, name=name, prefetch_seconds=PREFECT_WORKER_PREFETCH_SECONDS.value(), heartbeat_interval_seconds=PREFECT_WORKER_HEARTBEAT_SECONDS.value()) as worker:
@@ -209,12 +225,19 @@ async def serve(pool: str, name: Optional[str]) -> None:
             except Exception as err:
                 print(f"waiting for the Prefect API ({err!r})", file=sys.stderr, flush=True)
                 await asyncio.sleep(2)
+        # From here on a SIGTERM stops the worker in order; before, it has no flow process to end.
+        told_to_stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, told_to_stop.set)
         print(f"Worker {worker.name!r} started (warm processes)!", flush=True)
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(loop, workload=worker.get_and_submit_flow_runs, interval=query_seconds))
             tg.start_soon(partial(loop, workload=worker.sync_with_backend, interval=worker.heartbeat_interval_seconds))
             tg.start_soon(partial(loop, workload=worker.check_for_cancelled_flow_runs, interval=query_seconds * 2))
             tg.start_soon(fetch_when_woken, worker)
+            await told_to_stop.wait()
+            tg.cancel_scope.cancel()  # no new flow runs from here on
+        print("stopping: ending the flow processes started here", file=sys.stderr, flush=True)
+        await worker.end_flow_processes()
 
 
 if __name__ == "__main__":
@@ -223,3 +246,6 @@ if __name__ == "__main__":
     parser.add_argument("--name")
     args = parser.parse_args()
     asyncio.run(serve(args.pool, args.name))
+    # Stopped in order: end as a process killed by the signal would, which is what supervisors expect.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -9,7 +9,8 @@ talks to the Prefect API itself, so forking it is safe.
 Protocol, one JSON object per line. The worker writes {"env": {...}, "cwd": "..."}; this process answers
 {"spawned": pid} (in the order of the requests) and later {"exited": pid, "code": n}, where a negative
 code is the signal that ended the child, as in subprocess. It writes {"ready": true} once warm, and exits
-when its input closes.
+when its input closes. It ignores SIGTERM: it lives as long as its worker, which ends the flow processes it
+started when it is told to stop (process_shutdown.py), and needs this process to report their ends.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import runpy
 import selectors
+import signal
 import sys
 import threading
 import traceback
@@ -46,6 +48,7 @@ def run_flow_child(request: dict, protocol: tuple[int, ...]) -> None:
         import prefect.context
         import termination
 
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's "ignore" is not the flow's
         termination.install()  # the flow's last words on SIGTERM (termination.py)
         # Prefect reads its settings from the environment once, at import: read them again for this run.
         prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context()
@@ -80,6 +83,7 @@ def send(out, message: dict) -> None:
 
 
 def serve() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     preload()
     if threading.active_count() != 1:
         raise RuntimeError("warm zygote: importing started a thread; forking would not be safe")

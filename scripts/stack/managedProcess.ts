@@ -85,12 +85,16 @@ export class ManagedProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. The SIGTERM goes to the
+   * whole group, or with `mainOnly` to the process alone, as `docker compose stop` sends it.
+   */
+  async stop(graceMs = 10_000, { mainOnly = false } = {}): Promise<void> {
     this.stopping = true;
     if (!this.child || this.exited) return;
     const deadline = Date.now() + graceMs;
-    this.signal("SIGTERM");
+    if (mainOnly) process.kill(this.child.pid!, "SIGTERM"); // not execa's kill(): it sends its own SIGKILL 5 s later
+    else this.signal("SIGTERM");
     const killer = setTimeout(() => this.signal("SIGKILL"), graceMs);
     await this.exit;
     clearTimeout(killer);

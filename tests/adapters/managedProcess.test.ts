@@ -13,6 +13,13 @@ const alive = (pid: number) => {
   }
 };
 
+/** The pid a test's process writes to `name` in `dir`, once it has written it (after setting its traps). */
+async function pidFile(dir: string, name: string): Promise<number> {
+  const path = join(dir, name);
+  while (!existsSync(path) || !readFileSync(path, "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+  return Number(readFileSync(path, "utf8"));
+}
+
 describe("ManagedProcess (the launcher's supervision)", () => {
   it("notices at once that its process died while a descendant still holds its output open; the rest of its process group can still be killed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "managed-"));
@@ -20,8 +27,7 @@ describe("ManagedProcess (the launcher's supervision)", () => {
     const proc = new ManagedProcess("leader", "sh", ["-c", "sleep 60 & echo $! > descendant.pid; exec sleep 60"], { cwd: dir, env: {}, logDir: dir });
     const exited = new Promise<string>((resolve) => proc.onExit(resolve));
     proc.start();
-    while (!existsSync(join(dir, "descendant.pid")) || !readFileSync(join(dir, "descendant.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
-    const descendant = Number(readFileSync(join(dir, "descendant.pid"), "utf8"));
+    const descendant = await pidFile(dir, "descendant.pid");
 
     process.kill(proc.pid!, "SIGKILL"); // the process alone, as an OOM kill or a crash would
     const started = Date.now();
@@ -42,17 +48,29 @@ describe("ManagedProcess (the launcher's supervision)", () => {
     const polite = `trap 'sleep 0.3; echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`;
     const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${polite}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
     proc.start();
-    while (!existsSync(join(dir, "descendant.pid")) || !readFileSync(join(dir, "descendant.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+    await pidFile(dir, "descendant.pid");
     await proc.stop(5_000);
     expect(readFileSync(join(dir, "words"), "utf8").trim()).toBe("said");
 
     const deaf = new ManagedProcess("leader", "sh", ["-c", `sh -c "trap '' TERM; echo \\$\\$ > deaf.pid; while :; do sleep 0.05; done" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
     deaf.start();
-    while (!existsSync(join(dir, "deaf.pid")) || !readFileSync(join(dir, "deaf.pid"), "utf8").trim()) await new Promise((r) => setTimeout(r, 20));
+    await pidFile(dir, "deaf.pid");
     const stopping = Date.now();
     await deaf.stop(600);
     expect(Date.now() - stopping).toBeGreaterThanOrEqual(500);
     await new Promise((r) => setTimeout(r, 200));
     expect(alive(Number(readFileSync(join(dir, "deaf.pid"), "utf8")))).toBe(false);
+  });
+
+  it("sends the SIGTERM to the process alone when asked, as `docker compose stop` does, and still leaves nothing of its group", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-"));
+    const polite = `trap 'echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`;
+    const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${polite}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
+    proc.start();
+    await pidFile(dir, "descendant.pid");
+    await proc.stop(600, { mainOnly: true });
+    expect(existsSync(join(dir, "words"))).toBe(false); // the descendant got no SIGTERM
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(Number(readFileSync(join(dir, "descendant.pid"), "utf8")))).toBe(false); // the grace's SIGKILL
   });
 });

@@ -48,7 +48,7 @@ export async function waitForRun(runId: string, opts: { until?: (run: any) => bo
 }
 
 /** Kills (SIGKILL), stops (SIGTERM) or restarts one of the stack's processes: gateway, agent-worker-1, prefect-worker-1, redis, prefect-server. */
-export async function stackControl(action: "kill" | "stop" | "restart", name: string): Promise<void> {
+export async function stackControl(action: "kill" | "stop" | "term" | "restart", name: string): Promise<void> {
   const res = await fetch(`${inject("stackControlUrl")}/${action}/${name}`, { method: "POST" });
   if (!res.ok) throw new Error(`stack control ${action} ${name}: ${await res.text()}`);
 }

@@ -79,7 +79,8 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
 
   // Fault tests run in worker processes; they kill and restart the stack's processes through this
   // loopback endpoint: POST /kill/<name> (SIGKILL to the process group), POST /stop/<name> (SIGTERM, as
-  // a stack stopping sends), POST /restart/<name>; the name
+  // a stack stopping sends), POST /term/<name> (SIGTERM to the process alone, as `docker compose stop`
+  // sends), POST /restart/<name>; the name
   // `all` kills every process at once (a power loss) and starts them again in the order of start-up.
   const control = createServer(async (req, res) => {
     if (req.url === "/pids") {
@@ -98,6 +99,7 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
       if (!proc) throw new Error(`no process ${name}; have ${[...stack.processes.keys()].join(", ")}`);
       if (action === "kill") proc.signal("SIGKILL");
       else if (action === "stop") await proc.stop(); // SIGTERM to its group, as a stack stopping does
+      else if (action === "term") await proc.stop(10_000, { mainOnly: true });
       else if (action === "restart") await stack.restart(name!);
       else throw new Error(`unknown action ${action}`);
       res.writeHead(200).end(JSON.stringify({ ok: true, pid: proc.pid }));
