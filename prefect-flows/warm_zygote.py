@@ -36,6 +36,7 @@ def preload() -> None:
 def run_flow_child(request: dict, protocol: tuple[int, ...]) -> None:
     """In the forked child: become `python -m prefect.engine` for the flow run in request['env']."""
     code = 1
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's "ignore" is not the flow's
     try:
         for fd in protocol:
             os.close(fd)
@@ -48,7 +49,6 @@ def run_flow_child(request: dict, protocol: tuple[int, ...]) -> None:
         import prefect.context
         import termination
 
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's "ignore" is not the flow's
         termination.install()  # the flow's last words on SIGTERM (termination.py)
         # Prefect reads its settings from the environment once, at import: read them again for this run.
         prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context()
