@@ -13,6 +13,9 @@ export function stageListIssues(graph: StageGraph, stages: string[], overridden:
   const issues = stages.flatMap((id, i) => (known.has(id) ? [] : [{ path: path("stages", i), message: `unknown stage "${id}"; known: ${[...known].join(", ")}` }]));
   for (const id of overridden) if (!known.has(id)) issues.push({ path: path("overrides", "stages", id), message: `unknown stage "${id}"` });
   if (new Set(stages).size !== stages.length) issues.push({ path: path("stages"), message: "a stage is listed twice" });
+  // Stages run in the graph's order whatever the list says; a rollback reads the list, so it must agree.
+  const inOrder = graph.stages.map((s) => s.id).filter((id) => stages.includes(id));
+  if (!issues.length && inOrder.some((id, i) => stages[i] !== id)) issues.push({ path: path("stages"), message: `stages run in the graph's order: list them as ${inOrder.join(", ")}` });
   return issues;
 }
 

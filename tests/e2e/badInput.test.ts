@@ -17,6 +17,7 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     ["a body without a premise", { idea: {} }, 400, "idea.premise"],
     ["an empty premise", { idea: { premise: "  " } }, 400, "idea.premise"],
     ["an unknown stage id", { ...helloWorld(), stages: ["idea_intake", "poetry"] }, 400, "stages.1"],
+    ["stages out of the graph's order", { ...helloWorld(), stages: ["idea_intake", "title", "structure"] }, 400, "stages"],
     ["an unknown provider", { ...helloWorld(), provider: "llama" }, 400, "provider"],
     ["a wrong type", { ...helloWorld(), overrides: { temperature: "hot" } }, 400, "overrides.temperature"],
     ["an unknown field", { ...helloWorld(), colour: "red" }, 400, "(root)"],

@@ -57,4 +57,9 @@ describe("stageListIssues", () => {
     expect(stageListIssues(graph, ["idea_intake", "poetry", "idea_intake"], ["verse"], ["request"]).map((i) => i.path)).toEqual(["request.stages.1", "request.overrides.stages.verse", "request.stages"]);
     expect(stageListIssues(graph, ["idea_intake", "structure"], ["structure"])).toEqual([]);
   });
+
+  it("refuses stages listed out of the graph's order, naming the order they run in (a rollback reads the list)", () => {
+    expect(stageListIssues(graph, ["idea_intake", "title", "structure"], [])).toEqual([{ path: "stages", message: "stages run in the graph's order: list them as idea_intake, structure, title" }]);
+    expect(stageListIssues(graph, ["structure", "title"], [])).toEqual([]);
+  });
 });
