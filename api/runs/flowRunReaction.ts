@@ -25,8 +25,8 @@ export interface FlowRunFacts {
   markedCompleted: boolean;
   /** Completed, or marked so: the stage's steps without an accepted output. */
   stepsMissing: string[];
-  /** Failed or Crashed: the stage's attempts so far (this one included), and how many crashes are run again. */
-  attempts: number;
+  /** Crashed: the stage's starts since a client last moved the run on (attemptsSinceCommand.ts), and how many crashes are run again. */
+  attemptsSinceCommand: number;
   crashRetries: number;
 }
 
@@ -119,7 +119,7 @@ function failed(f: FlowRunFacts): FlowRunEffect[] {
     const reason = `${f.stageId}'s flow run crashed while pausing; resume runs the stage again, reusing its outputs`;
     return [...effects, { type: "setRun", from: ["pausing"], status: "paused", event: "run.paused", data: { by: "gateway", stageId: f.stageId, reason } }];
   }
-  if (f.state === "CRASHED" && f.attempts <= f.crashRetries && f.runStatus === "running") {
+  if (f.state === "CRASHED" && f.attemptsSinceCommand <= f.crashRetries && f.runStatus === "running") {
     // The flow's process died (e.g. its worker was killed): run the stage again; accepted outputs are reused.
     return [...effects, { type: "startStageAgain" }];
   }

@@ -10,6 +10,7 @@ import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
+import { attemptsSinceCommand } from "./attemptsSinceCommand.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
 import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
@@ -94,7 +95,7 @@ export class RunAdvancer {
       stepInFlight: false,
       markedCompleted: false,
       stepsMissing: [],
-      attempts: stage.attempt, // attempts are numbered 1, 2, ... and this is the stage's latest
+      attemptsSinceCommand: 1,
       crashRetries: this.deps.crashRetries ?? 3,
     };
     if (state === "SCHEDULED" || state === "PENDING" || state === "RUNNING") {
@@ -104,6 +105,7 @@ export class RunAdvancer {
       facts.stepInFlight = await liveness.stepInFlight(flowRun, context);
     } else if (state === "CRASHED" || state === "FAILED") {
       facts.markedCompleted = run.status !== "cancelling" && (await prefect.stateHistory(flowRun.id)).includes("COMPLETED");
+      if (state === "CRASHED") facts.attemptsSinceCommand = attemptsSinceCommand(await store.listEvents(run.id), stage.stageId);
     }
     if ((state === "COMPLETED" && run.status !== "cancelling") || facts.markedCompleted) facts.stepsMissing = stepsWithoutOutput(steps?.steps ?? [], await accepted());
     return facts;

@@ -14,7 +14,7 @@ const facts = (over: Partial<FlowRunFacts> = {}): FlowRunFacts => ({
   stepInFlight: false,
   markedCompleted: false,
   stepsMissing: [],
-  attempts: 1,
+  attemptsSinceCommand: 1,
   crashRetries: 3,
   ...over,
 });
@@ -120,8 +120,8 @@ describe("reactToFlowRun: a flow run that ended without its stage's outputs", ()
   });
 
   it("starts a crashed stage again up to crashRetries attempts, then fails the run with Prefect's message", () => {
-    expect(react({ state: "CRASHED", attempts: 3, crashRetries: 3 })).toBe("tidyCrashed markStage:failed startStageAgain");
-    const effects = reactToFlowRun(facts({ state: "CRASHED", attempts: 4, crashRetries: 3, message: "killed" }));
+    expect(react({ state: "CRASHED", attemptsSinceCommand: 3, crashRetries: 3 })).toBe("tidyCrashed markStage:failed startStageAgain");
+    const effects = reactToFlowRun(facts({ state: "CRASHED", attemptsSinceCommand: 4, crashRetries: 3, message: "killed" }));
     expect(effects.at(-1)).toEqual({ type: "finish", status: "failed", reason: "stage structure crashed in Prefect: killed" });
   });
 
