@@ -38,6 +38,11 @@ export class Unavailable extends QuireError {
   readonly code = "unavailable";
   readonly httpStatus = 503;
 }
+/** What ioredis throws for a command while Redis is down: the gateway's clients give up after one retry. */
+export function isRedisUnreachable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return e?.name === "MaxRetriesPerRequestError" || e?.message === "Connection is closed.";
+}
 /** A config file or setting is wrong: raised at start-up, never for a client's request. */
 export class InvalidConfig extends QuireError {
   readonly code = "invalid_config";

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { InvalidInput, NotFound, PayloadTooLarge, QuireError, Unavailable } from "../errors.js";
+import { InvalidInput, isRedisUnreachable, NotFound, PayloadTooLarge, QuireError, Unavailable } from "../errors.js";
 
 /** The one place errors become HTTP answers: `{error:{code, message, details?}}`. */
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
@@ -22,14 +22,8 @@ function toQuireError(err: unknown): QuireError | undefined {
   if (e?.type === "entity.too.large") return new PayloadTooLarge(`request body is over the limit of ${e.limit} bytes`);
   if (e?.type === "entity.parse.failed") return new InvalidInput(`request body is not valid JSON: ${e.message}`);
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
-  if (redisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
+  if (isRedisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
   return undefined;
-}
-
-/** What ioredis throws for a command while Redis is down: the gateway's clients give up after one retry. */
-function redisUnreachable(err: unknown): boolean {
-  const e = err as { name?: string; message?: string };
-  return e?.name === "MaxRetriesPerRequestError" || e?.message === "Connection is closed.";
 }
 
 export const notFoundHandler: RequestHandler = (req) => {

@@ -233,6 +233,9 @@ export class PrefectRuns {
       requireAccepted(`cancel of paused flow run ${id}`, await setState({ type: "CANCELLED", name: "Cancelled", message: "cancelled while paused" }));
       return;
     }
+    // It ended since it was read (Prefect aborts a change to a final state): nothing is left to cancel.
+    const now = (await this.readFlowRun(id)).stateType;
+    if (now && terminalStateTypes.has(now)) return;
     requireAccepted(`cancel of flow run ${id}`, result);
   }
 }

@@ -39,6 +39,7 @@ export type FlowRunEffect =
   | { type: "setRun"; from: RunStatus[]; status: RunStatus; event?: "run.resumed" | "run.paused"; data?: Record<string, unknown> }
   | { type: "suspendFlowRun" } // with the pause key of the book's hold, if the hold is still there
   | { type: "announceCancel" } // agent workers abort the book's provider calls
+  | { type: "cancelFlowRun" } // a cancel cut short before it reached Prefect, asked again
   | { type: "tidyCrashed" } // the crashed flow run's cut-off task runs are marked Crashed
   | { type: "completeStage"; endedAt: "now" | "flowRun" } // then what follows the stage (decideAfterStage)
   | { type: "startStageAgain" } // a new attempt on a new flow run; accepted outputs are reused
@@ -56,6 +57,7 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
     case "RUNNING":
       return live(f);
     case "PAUSED": {
+      if (f.runStatus === "cancelling") return cancelAgain();
       const effects: FlowRunEffect[] = f.stageStatus === "paused" ? [] : [{ type: "markStage", status: "paused" }];
       // A step already in flight finishes first: the run is paused once no task of the flow runs.
       if ((f.runStatus === "running" || f.runStatus === "pausing") && !f.stepInFlight) {
@@ -98,6 +100,7 @@ function live(f: FlowRunFacts): FlowRunEffect[] {
   }
   if (f.state === "RUNNING" && f.stageStatus === "scheduled") effects.push({ type: "markStage", status: "running", started: true });
   if (f.processGone) return effects; // now Crashed in Prefect: the next pass handles the crash
+  if (runStatus === "cancelling") return [...effects, ...cancelAgain()];
   if (f.state !== "RUNNING") return effects;
   // Its last step's output is in while Prefect still records the task's and the flow run's end: the next
   // stage can start now. Not the book's last stage (run.completed means every flow run has finished in
@@ -105,6 +108,15 @@ function live(f: FlowRunFacts): FlowRunEffect[] {
   if (f.stepsDone && !f.lastStage && stepsRunStatuses.includes(runStatus)) return [...effects, { type: "completeStage", endedAt: "now" }];
   if (runStatus === "pausing") effects.push({ type: "suspendFlowRun" });
   return effects;
+}
+
+/**
+ * A cancelling run whose flow run is not Cancelling: the gateway's cancel was cut short after the run's
+ * status was written (Redis or Prefect went away, or the gateway died), so ask again, or the run would
+ * stay cancelling for as long as the flow run waits (a paused one: for weeks).
+ */
+function cancelAgain(): FlowRunEffect[] {
+  return [{ type: "announceCancel" }, { type: "cancelFlowRun" }];
 }
 
 function failed(f: FlowRunFacts): FlowRunEffect[] {

@@ -135,6 +135,10 @@ export class RunAdvancer {
       case "announceCancel":
         await this.deps.announceCancel(run.id);
         return true;
+      case "cancelFlowRun":
+        this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id, state: flowRun.stateType }, "a cancel had not reached the flow run; cancelling it now");
+        await this.deps.prefect.cancel(flowRun.id);
+        return true;
       case "tidyCrashed":
         await liveness.tidyCrashed(flowRun);
         return true;

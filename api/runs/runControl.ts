@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
-import { Conflict, NotFound, Unavailable } from "../errors.js";
+import { Conflict, isRedisUnreachable, NotFound, Unavailable } from "../errors.js";
 import { terminalStateTypes, type PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
@@ -68,7 +68,11 @@ export class RunControl {
     const patch = { status: decision.status, ...(decision.status === "running" || decision.status === "queued" ? { error: null, completedAt: null } : {}), ...(decision.status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
     if (!(await store.updateRun(run.id, [run.status], patch))) return null;
     const updated = (await store.getRun(run.id))!;
-    for (const effect of decision.effects) await this.apply(updated, effect, facts);
+    try {
+      for (const effect of decision.effects) await this.apply(updated, effect, facts);
+    } catch (err) {
+      throw cutShort(err, run.id, command.type, decision.status);
+    }
     this.deps.log.info({ runId, command: command.type, from: run.status, to: decision.status }, "run command applied");
     return (await store.getRun(run.id))!;
   }
@@ -161,4 +165,16 @@ export class RunControl {
       startedStages: [...new Set(stageRuns.map((s) => s.stageId))],
     };
   }
+}
+
+/**
+ * A dependency went away after the run's status was written and before the command's effects were all
+ * carried out: the answer says where the run stands rather than "nothing was changed". A cancel is
+ * finished by the run driver (flowRunReaction.ts: a cancelling run's live flow run is cancelled again).
+ */
+function cutShort(err: unknown, runId: string, command: string, status: string): unknown {
+  if (!(err instanceof Unavailable) && !isRedisUnreachable(err)) return err;
+  const cause = err instanceof Unavailable ? err.message : "Redis is not reachable";
+  const next = status === "cancelling" ? "the gateway finishes the cancel once it can" : "read the run to see where it stands";
+  return new Unavailable(`run ${runId} is ${status} now, but its ${command} was cut short (${cause}); ${next}`, { status });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from "vitest";
 import { auditOf, call, eventually, events, helloWorld, midStructure, outputsOf, stackControl, stackPids, waitForRun } from "./gatewayClient.js";
-import { prefect } from "./prefectView.js";
+import { pausedMidStructure, prefect } from "./prefectView.js";
 
 const submit = async (premise: string, extra: object = {}) => (await call("/orchestrator/run", { body: { ...helloWorld(premise), stages: ["idea_intake", "structure"], ...extra } })).body.runId as string;
 const oneOutputPerStep = async (runId: string) => {
@@ -112,6 +112,23 @@ describe("faults on the real stack", () => {
     await stackControl("restart", "redis");
     expect((await waitForRun(runId)).status).toBe("completed");
     await oneOutputPerStep(runId);
+    await eventually("healthy again", async () => (await call("/health")).status === 200);
+  });
+
+  it("finishes a cancel that Redis cut short: a paused run cancelled while Redis is down ends cancelled once it is back", async () => {
+    const { runId, flowRun } = await pausedMidStructure("cancel-without-redis");
+    await stackControl("kill", "redis");
+    try {
+      // The run's status is written before Redis is needed (its hold flag): the answer says so.
+      const res = await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain("is cancelling now");
+    } finally {
+      await stackControl("restart", "redis");
+    }
+    // Not left cancelling for as long as Prefect keeps the suspended flow run (weeks): the driver asks again.
+    expect((await waitForRun(runId)).status).toBe("cancelled");
+    expect((await prefect().readFlowRun(flowRun.id)).stateType).toBe("CANCELLED");
     await eventually("healthy again", async () => (await call("/health")).status === 200);
   });
 

@@ -23,10 +23,11 @@ const react = (over: Partial<FlowRunFacts>) => summary(reactToFlowRun(facts(over
 
 /** Every Prefect state with every status the driver drives, the stage attempt running and nothing else known. */
 const table: Record<string, Record<Exclude<RunStatus, "completed" | "failed" | "cancelled">, string>> = {
-  SCHEDULED: { queued: "-", running: "-", pausing: "-", paused: "-", cancelling: "-" },
-  PENDING: { queued: "-", running: "-", pausing: "-", paused: "-", cancelling: "-" },
-  RUNNING: { queued: "-", running: "-", pausing: "suspendFlowRun", paused: "-", cancelling: "-" },
-  PAUSED: { queued: "markStage:paused", running: "markStage:paused setRun:paused", pausing: "markStage:paused setRun:paused", paused: "markStage:paused", cancelling: "markStage:paused" },
+  // A cancelling run whose flow run is not Cancelling: the cancel was cut short before it reached Prefect.
+  SCHEDULED: { queued: "-", running: "-", pausing: "-", paused: "-", cancelling: "announceCancel cancelFlowRun" },
+  PENDING: { queued: "-", running: "-", pausing: "-", paused: "-", cancelling: "announceCancel cancelFlowRun" },
+  RUNNING: { queued: "-", running: "-", pausing: "suspendFlowRun", paused: "-", cancelling: "announceCancel cancelFlowRun" },
+  PAUSED: { queued: "markStage:paused", running: "markStage:paused setRun:paused", pausing: "markStage:paused setRun:paused", paused: "markStage:paused", cancelling: "announceCancel cancelFlowRun" },
   CANCELLING: { queued: "-", running: "announceCancel setRun:cancelling", pausing: "announceCancel setRun:cancelling", paused: "announceCancel setRun:cancelling", cancelling: "-" },
   COMPLETED: { queued: "completeStage", running: "completeStage", pausing: "completeStage", paused: "completeStage", cancelling: "completeStage" },
   CANCELLED: {
@@ -94,6 +95,7 @@ describe("reactToFlowRun: a running stage", () => {
   it("does nothing more once the flow run's process is found gone (it is Crashed now; the next pass handles it)", () => {
     expect(react({ processGone: true, stepsDone: true })).toBe("-");
     expect(react({ processGone: true, runStatus: "pausing" })).toBe("-");
+    expect(react({ processGone: true, runStatus: "cancelling" })).toBe("-"); // Crashed now: the next pass ends the run cancelled
   });
 
   it("completes the stage when its steps are done, before Prefect records the flow run's end", () => {
@@ -101,9 +103,9 @@ describe("reactToFlowRun: a running stage", () => {
     expect(react({ stepsDone: true, runStatus: "pausing" })).toBe("completeStage");
   });
 
-  it("waits for Prefect at the book's last stage, and while a cancel is under way", () => {
+  it("waits for Prefect at the book's last stage; a cancelling run's flow run still Running is cancelled again, not finished", () => {
     expect(react({ stepsDone: true, lastStage: true })).toBe("-");
-    expect(react({ stepsDone: true, runStatus: "cancelling" })).toBe("-");
+    expect(react({ stepsDone: true, runStatus: "cancelling" })).toBe("announceCancel cancelFlowRun");
   });
 });
 
