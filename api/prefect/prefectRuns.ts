@@ -1,4 +1,5 @@
 import type { PrefectClient, PrefectSchemas } from "./client.js";
+import { NotFound } from "../errors.js";
 import { requireAccepted, unwrap } from "./unwrap.js";
 
 export type PrefectStateType = PrefectSchemas["StateType"];
@@ -106,6 +107,14 @@ export class PrefectRuns {
     return toFlowRun(await unwrap(`read flow run ${id}`, () => this.client.GET("/flow_runs/{id}", { params: { path: { id } } })));
   }
 
+  /** The flow run, or null when Prefect has none by that id (deleted in its UI, or a run imported from another installation). */
+  async readFlowRunIfAny(id: string): Promise<FlowRunView | null> {
+    return this.readFlowRun(id).catch((err) => {
+      if (err instanceof NotFound) return null;
+      throw err;
+    });
+  }
+
   /** Several flow runs by id, in one call per 200 (Prefect's page limit); unknown ids are left out. */
   async readFlowRuns(ids: string[]): Promise<FlowRunView[]> {
     const views: FlowRunView[] = [];
@@ -142,6 +151,7 @@ export class PrefectRuns {
 
   /** The types of every state a flow run has been in (the Prefect UI's state history). */
   async stateHistory(flowRunId: string): Promise<PrefectStateType[]> {
+    // Prefect answers an unknown flow run's states with an empty list, not a 404.
     const states = await unwrap(`read states of flow run ${flowRunId}`, () => this.client.GET("/flow_run_states/", { params: { query: { flow_run_id: flowRunId } } }));
     return states.map((s) => s.type);
   }

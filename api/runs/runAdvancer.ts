@@ -62,7 +62,7 @@ export class RunAdvancer {
     }
     if (stage.status === "completed") return this.afterStage(run, stage);
     if (stage.status === "failed" && run.status === "paused") return; // its flow run crashed while pausing: resume starts it again
-    const flowRun = known.get(stage.flowRunId) ?? (await this.deps.prefect.readFlowRun(stage.flowRunId));
+    const flowRun = known.get(stage.flowRunId) ?? (await this.deps.prefect.readFlowRunIfAny(stage.flowRunId)) ?? goneFromPrefect(stage.flowRunId);
     await this.follow(run, stage, flowRun);
   }
 
@@ -214,6 +214,15 @@ export class RunAdvancer {
   private event(run: RunRecord, type: string, fields: RunEventFields): Promise<void> {
     return emitRunEvent(this.deps.store, this.deps.graph, run, type, fields);
   }
+}
+
+/**
+ * A stage's flow run that Prefect no longer has (an operator deleted it in the UI): read as Failed with
+ * the reason, so the run fails and a resume starts the stage again, instead of a pass that fails for ever.
+ */
+function goneFromPrefect(id: string): FlowRunView {
+  const message = `its flow run ${id} is no longer in Prefect (deleted there?); resume runs the stage again, reusing its outputs`;
+  return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [] };
 }
 
 const stageKey = (stage: StageRunRecord) => ({ runId: stage.runId, stageId: stage.stageId, attempt: stage.attempt });

@@ -150,8 +150,9 @@ export class RunControl {
     const current = stageRuns.at(-1) ?? null;
     let flowRunActive = false;
     if (current?.flowRunId && current.status !== "completed") {
-      const flowRun = await prefect.readFlowRun(current.flowRunId);
-      flowRunActive = flowRun.stateType !== null && !terminalStateTypes.has(flowRun.stateType);
+      // None in this Prefect: deleted in its UI, or the run was imported from another installation.
+      const flowRun = await prefect.readFlowRunIfAny(current.flowRunId);
+      flowRunActive = flowRun !== null && flowRun.stateType !== null && !terminalStateTypes.has(flowRun.stateType);
     }
     const next = nextStage(graph, run.request.stages, current?.stageId ?? null);
     const guardOutputs = next?.guard ? await store.latestAcceptedOutputs(run.id, [next.guard.step]) : [];

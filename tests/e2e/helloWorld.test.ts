@@ -97,6 +97,29 @@ describe("the hello-world book on the real stack", () => {
     expect(await audit(copyId)).toEqual(await audit(runId));
   });
 
+  it("imports a run that was mid-stage elsewhere as failed; resume continues it here on a new flow run", async () => {
+    const bundle = await (await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`)).json();
+    // As the other installation exported it: running its writing stage, on a flow run this Prefect never had.
+    const copyId = crypto.randomUUID();
+    const writing = bundle.stageRuns.at(-1);
+    const copy = {
+      ...bundle,
+      run: { ...bundle.run, id: copyId, status: "running", completedAt: null },
+      stageRuns: [...bundle.stageRuns.slice(0, -1), { ...writing, flowRunId: crypto.randomUUID(), status: "running", endedAt: null }],
+      outputs: bundle.outputs.filter((o: any) => o.stageId !== "writing" || ["G1", "G2", "G3"].includes(o.stepId)),
+    };
+    expect((await call("/orchestrator/import", { body: copy })).status).toBe(201);
+    expect((await call(`/orchestrator/runs/${copyId}`)).body).toMatchObject({ status: "failed", error: expect.stringContaining("resume continues it here") });
+    expect((await call(`/orchestrator/runs/${copyId}/resume`, { method: "POST" })).status).toBe(200);
+    const continued = await waitForRun(copyId);
+    expect(continued.status).toBe("completed");
+    expect(continued.stages.filter((s: any) => s.stageId === "writing").map((s: any) => [s.attempt, s.status])).toEqual([[1, "failed"], [2, "completed"]]);
+    const outputs = (await call(`/orchestrator/runs/${copyId}/outputs`)).body.outputs;
+    expect(outputs).toHaveLength(29);
+    // The writing steps done elsewhere were kept, the rest written here.
+    expect(outputs.filter((o: any) => o.stageId === "writing" && o.stageAttempt === 1).map((o: any) => o.stepId)).toEqual(["G1", "G2", "G3"]);
+  });
+
   it("refuses a damaged export with a 400 that names the record, and writes nothing of it", async () => {
     const bundle = await (await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`)).json();
     const damaged: [string, (b: any) => void][] = [

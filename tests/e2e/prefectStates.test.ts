@@ -71,6 +71,21 @@ describe("state changes made in Prefect", () => {
     await failsWithTheMissingSteps(runId);
   });
 
+  it("fails the run with the reason when an operator deletes its stage's flow run in Prefect; resume runs the stage again", async () => {
+    const runId = await submit({ ...helloWorld(slow("deleted-flow-run")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    const flowRunId = (await flowRunOf(runId, "structure"))!.id;
+    expect((await fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRunId}`, { method: "DELETE" })).status).toBe(204); // the UI's Delete
+    const failed = await waitForRun(runId);
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toContain(`its flow run ${flowRunId} is no longer in Prefect`);
+    // Every command still reads the run (no 404 for the flow run Prefect lost): resume starts a new attempt.
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    expect(run.stages.filter((s: any) => s.stageId === "structure").map((s: any) => [s.attempt, s.status])).toEqual([[1, "failed"], [2, "completed"]]);
+    expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  });
 
   it("cancels a flow run an operator left in a blocking pause, which Prefect will not move to Cancelling", async () => {
     const runId = await submit({ ...helloWorld(`blocking-pause ${Date.now()}`), stages: ["idea_intake"] });
