@@ -20,7 +20,26 @@ export async function lateResultReason(db: Kysely<Database>, output: NewOutput):
     .where("stage_id", "=", output.stageId)
     .executeTakeFirst();
   if (latest?.attempt && Number(latest.attempt) > output.stageAttempt) return `attempt ${output.stageAttempt} of ${output.stageId} was replaced by attempt ${latest.attempt}`;
+  if (await rolledBackSinceStarted(db, output)) return `attempt ${output.stageAttempt} of ${output.stageId} was rolled back`;
   return undefined;
+}
+
+/**
+ * Whether a rollback over the output's stage came after its attempt started: a job of a later stage that
+ * finishes after a rollback to an earlier one was built on superseded inputs, though its stage has no newer
+ * attempt yet. Ordered by the run's event seq (written under the run's lock), not by clocks.
+ */
+async function rolledBackSinceStarted(db: Kysely<Database>, output: NewOutput): Promise<boolean> {
+  const marks = await db
+    .selectFrom("events")
+    .select(["seq", "type", "stage_id", "data"])
+    .where("run_id", "=", output.runId)
+    .where("type", "in", ["stage.started", "run.rolled_back"])
+    .orderBy("seq")
+    .execute();
+  const data = (row: { data: string | null }) => (row.data ? (JSON.parse(row.data) as { attempt?: number; stages?: string[] }) : {});
+  const started = marks.find((e) => e.type === "stage.started" && e.stage_id === output.stageId && data(e).attempt === output.stageAttempt);
+  return !!started && marks.some((e) => e.type === "run.rolled_back" && e.seq > started.seq && (data(e).stages ?? []).includes(output.stageId));
 }
 
 export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {

@@ -69,6 +69,19 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
     });
 
+    it("abandons a late result of a stage attempt that a rollback over its stage came after, though its stage has no newer attempt yet", async () => {
+      const run = await newRun();
+      const started = (attempt: number) => store.appendEvent({ runId: run.id, type: "stage.started", stageId: "idea_intake", status: "running", percent: 0, data: { attempt } });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      await started(1);
+      // A rollback to this stage or an earlier one: written before the new attempt is recorded.
+      await store.supersedeStages(run.id, ["idea_intake"], { runId: run.id, type: "run.rolled_back", status: "running", percent: 0, data: { toStage: "idea_intake", stages: ["idea_intake"] } });
+      expect(await store.acceptOutput(output(run.id, "IDEA", 1), audit(run.id), event(run.id))).toEqual({ abandoned: "attempt 1 of idea_intake was rolled back" });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+      await started(2);
+      expect(await store.acceptOutput(output(run.id, "IDEA", 2), audit(run.id), event(run.id))).toMatchObject({ created: true, output: { stageAttempt: 2 } });
+    });
+
     it("keeps one stage run open per run: a new attempt supersedes an open one, a finished one keeps its status", async () => {
       const run = await newRun({ stages: ["idea_intake", "structure"] });
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
