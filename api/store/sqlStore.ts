@@ -175,7 +175,12 @@ export class SqlStore implements Store {
   async acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent) {
     return this.writeTransaction(output.runId, async (db): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }> => {
       const existing = await acceptedOutputQuery(db, output).executeTakeFirst();
-      if (existing) return { output: toOutput(existing), created: false };
+      if (existing) {
+        // Another try of the step got there first (a try Prefect timed out still running): this exchange is
+        // audited too, its answer not written.
+        await insertAudit(db, { ...audit, outcome: "abandoned", error: `the step already has an accepted output (version ${existing.version}); this answer was not used` });
+        return { output: toOutput(existing), created: false };
+      }
       const abandoned = await lateResultReason(db, output);
       if (abandoned) {
         await insertAudit(db, { ...audit, outcome: "abandoned", error: abandoned });
