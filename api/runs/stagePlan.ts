@@ -26,8 +26,12 @@ export function planStage(graph: StageGraph, request: RunRequest, stageId: strin
   if (!stage) throw new Error(`unknown stage ${stageId}`);
   const top = request.overrides ?? {};
   const own = top.stages?.[stageId] ?? {};
+  // `overrides.provider` says what the top-level `provider` says. A model goes with the provider it was
+  // given with: a stage sent to another provider does not inherit the top-level model.
+  const topProvider = top.provider ?? request.provider;
+  const asked = { provider: own.provider ?? topProvider, model: own.model ?? (own.provider && own.provider !== topProvider ? undefined : top.model) };
   const steps = stage.steps.map((step): PlannedStep => {
-    const { provider, model } = providerAndModel(step, env, { provider: own.provider ?? request.provider, model: own.model ?? top.model });
+    const { provider, model } = providerAndModel(step, env, asked);
     return {
       stepId: step.id,
       agent: step.agent,

@@ -28,6 +28,14 @@ describe("planStage", () => {
     expect(w1).toMatchObject({ provider: "openai", model: "gpt-big", temperature: 0.1, maxTokens: 9000 });
   });
 
+  it("takes overrides.provider as the top-level provider, and keeps a top-level model off a stage sent to another provider", () => {
+    const req = request({ overrides: { provider: "gemini", model: "gemini-big", stages: { writing: { provider: "openai" }, title: { provider: "gemini" } } } });
+    expect(planStage(graph, req, "structure", { models }).steps[0]).toMatchObject({ provider: "gemini", model: "gemini-big" });
+    expect(planStage(graph, req, "title", { models }).steps[0]).toMatchObject({ provider: "gemini", model: "gemini-big" });
+    expect(planStage(graph, req, "writing", { models }).steps[0]).toMatchObject({ provider: "openai", model: "gpt-test" });
+    expect(providersOfRun(graph, req, { models })).toEqual(new Set(["gemini", "openai"])); // both need credentials
+  });
+
   it("gives a step whose config names a provider but no model that provider's default model", () => {
     const shape = compileStageGraph({
       defaults: { provider: "mock", model: "mock-writer-1", temperature: 0.5, maxTokens: 100, timeoutSeconds: 10, retries: 1 },
