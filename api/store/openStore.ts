@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { migrateToLatest, type SqlDialect } from "./migrations.js";
 import type { Database } from "./schema.js";
-import { SqlStore, type WriteTransaction } from "./sqlStore.js";
+import { SqlStore, type EventOrderLock, type WriteTransaction } from "./sqlStore.js";
 
 export interface StoreOpenOptions {
   migrate: boolean;
@@ -48,7 +48,8 @@ export async function openSqliteStore(path: string, opts: { migrate: boolean }):
 
 /**
  * Postgres: a pool per process; a write transaction takes a transaction-scoped advisory lock on its key
- * (the run), so writers of one run queue and writers of different runs do not wait for each other.
+ * (the run), so writers of one run queue and writers of different runs do not wait for each other, but
+ * for a moment at the end: their events are inserted in turn (EventOrderLock in sqlStore.ts).
  */
 export async function openPostgresStore(url: string, opts: StoreOpenOptions): Promise<SqlStore> {
   const pool = new pg.Pool({ connectionString: url, max: 10, ...(opts.clientName && { application_name: opts.clientName }) });
@@ -59,7 +60,10 @@ export async function openPostgresStore(url: string, opts: StoreOpenOptions): Pr
       await sql`select pg_advisory_xact_lock(hashtext(${lockKey}))`.execute(trx);
       return fn(trx);
     });
-  return new SqlStore(db, writeTransaction);
+  const eventOrder: EventOrderLock = async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('quire:event-order'))`.execute(trx);
+  };
+  return new SqlStore(db, writeTransaction, eventOrder);
 }
 
 export type { SqlDialect };

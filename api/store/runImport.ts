@@ -14,7 +14,7 @@ const liveStage = new Set<string>(openStageRunStatuses);
  * from is imported as failed, with a reason: its flow runs belong to the other Prefect, and `resume`
  * starts the stage again here, reusing every accepted output.
  */
-export async function importRunRows(db: Kysely<Database>, bundle: RunBundle): Promise<void> {
+export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eventOrder: (db: Kysely<Database>) => Promise<void>): Promise<void> {
   const { run } = bundle;
   const unfinished = live.has(run.status);
   await db
@@ -48,6 +48,7 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle): Pr
   for (const { createdAt, ...entry } of bundle.audit) {
     await insertAudit(db, { ...entry, runId: run.id }, createdAt);
   }
+  await eventOrder(db); // the events last: see EventOrderLock in sqlStore.ts
   for (const e of bundle.events) {
     await db
       .insertInto("events")

@@ -16,12 +16,24 @@ const now = () => new Date().toISOString();
 export type WriteTransaction = <T>(lockKey: string, fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 
 /**
+ * Taken in a write transaction just before it inserts events (its last statements), until it ends: event
+ * ids then become visible in the order they were given, so a reader that follows `id > last seen`
+ * (GET /events) never skips one. Postgres needs it (one lock per run lets two runs commit out of id
+ * order); SQLite has one writer at a time anyway.
+ */
+export type EventOrderLock = (trx: Kysely<Database>) => Promise<void>;
+
+/**
  * The store over SQL through Kysely: the same queries for SQLite (the embedded default) and Postgres
  * (when DATABASE_URL is set); only opening, migrations' column types and the write lock differ
  * (openStore.ts).
  */
 export class SqlStore implements Store {
-  constructor(private readonly db: Kysely<Database>, private readonly writeTransaction: WriteTransaction) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly writeTransaction: WriteTransaction,
+    private readonly eventOrder: EventOrderLock = async () => undefined,
+  ) {}
 
   async ping() {
     await sql`select 1`.execute(this.db);
@@ -52,7 +64,7 @@ export class SqlStore implements Store {
         completed_at: null,
       };
       await db.insertInto("runs").values(row).execute();
-      await appendEventIn(db, { runId: run.id, type: "run.queued", status: "queued", percent: 0 });
+      await appendEventIn(db, { runId: run.id, type: "run.queued", status: "queued", percent: 0 }, this.eventOrder);
       return { run: toRun(row), created: true };
     });
   }
@@ -209,7 +221,7 @@ export class SqlStore implements Store {
       };
       const inserted = await db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
       await insertAudit(db, audit);
-      await appendEventIn(db, event);
+      await appendEventIn(db, event, this.eventOrder);
       return { output: toOutput(inserted), created: true };
     });
   }
@@ -224,7 +236,7 @@ export class SqlStore implements Store {
         .where("status", "=", "accepted")
         .executeTakeFirst();
       const count = Number(result.numUpdatedRows);
-      await appendEventIn(db, { ...event, data: { ...event.data, supersededOutputs: count } });
+      await appendEventIn(db, { ...event, data: { ...event.data, supersededOutputs: count } }, this.eventOrder);
       return count;
     });
   }
@@ -245,7 +257,7 @@ export class SqlStore implements Store {
   }
 
   async appendEvent(event: NewEvent): Promise<EventRecord> {
-    return this.writeTransaction(event.runId, (db) => appendEventIn(db, event));
+    return this.writeTransaction(event.runId, (db) => appendEventIn(db, event, this.eventOrder));
   }
 
   async listEventsAfter(afterId: number, filter: { category?: string; limit: number }) {
@@ -274,7 +286,7 @@ export class SqlStore implements Store {
   async importRun(bundle: RunBundle): Promise<boolean> {
     return this.writeTransaction(bundle.run.id, async (db) => {
       if (await db.selectFrom("runs").select("id").where("id", "=", bundle.run.id).executeTakeFirst()) return false;
-      await importRunRows(db, bundle);
+      await importRunRows(db, bundle, this.eventOrder);
       return true;
     });
   }

@@ -82,8 +82,12 @@ export async function insertAudit(db: Kysely<Database>, a: NewAudit, createdAt =
     .execute();
 }
 
-/** Appends with the next seq of the run; callers hold the write lock, so seq is gap-free and monotonic. */
-export async function appendEventIn(db: Kysely<Database>, e: NewEvent): Promise<EventRecord> {
+/**
+ * Appends with the next seq of the run; callers hold the write lock, so seq is gap-free and monotonic.
+ * It is the transaction's last write: `eventOrder` (sqlStore.ts) is held from here to the commit.
+ */
+export async function appendEventIn(db: Kysely<Database>, e: NewEvent, eventOrder: (db: Kysely<Database>) => Promise<void>): Promise<EventRecord> {
+  await eventOrder(db);
   const { max } = await db
     .selectFrom("events")
     .select((eb) => eb.fn.max<number | null>("seq").as("max"))

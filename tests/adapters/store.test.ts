@@ -135,6 +135,33 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["accepted"]);
     });
 
+    it("hands a reader that follows events across runs by id each event once, while runs write at the same time", async () => {
+      // As GET /events does: read after the last id seen. Ids must become visible in order, or a reader
+      // that saw a later id skips an earlier one committed after it (Postgres: one lock per run).
+      const runs = await Promise.all(Array.from({ length: 8 }, () => newRun()));
+      const start = await store.latestEventId();
+      const seen: number[] = [];
+      let writing = true;
+      const reader = (async () => {
+        let after = start;
+        for (;;) {
+          const last = !writing;
+          const page = await store.listEventsAfter(after, { limit: 1000 });
+          seen.push(...page.map((e) => e.id));
+          after = page.at(-1)?.id ?? after;
+          if (last) return;
+        }
+      })();
+      await Promise.all(runs.map(async (run) => {
+        for (let i = 0; i < 25; i++) await store.appendEvent({ runId: run.id, type: "step.heartbeat", status: "running", percent: 0 });
+      }));
+      writing = false;
+      await reader;
+      const written = (await store.listEventsAfter(start, { limit: 1000 })).map((e) => e.id);
+      expect(written).toHaveLength(200);
+      expect(seen).toEqual(written);
+    });
+
     it("lists events across runs by id and category, and runs with filters and a cursor", async () => {
       const before = await store.latestEventId();
       const a = await newRun({ idea: { premise: "a", category: "cat-x" } });
