@@ -18,6 +18,8 @@ async def answer(job, token):
         raise RuntimeError("503 busy")
     if behave == "fail-permanently":
         raise RuntimeError(f"{PERMANENT_MARK} 401 bad key")
+    if behave == "fail-silently":
+        raise RuntimeError("")
     return {"done": job.id}
 
 

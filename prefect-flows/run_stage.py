@@ -93,6 +93,21 @@ async def next_event_for(queue: Queue, jid: str, since: str, wait_seconds: float
     return entries[-1][0], done
 
 
+async def finished_job(queue: Queue, jid: str) -> Optional[dict]:
+    """The job's result if it has finished (raises if it failed), None while it has not."""
+    job = await Job.fromId(queue, jid)
+    if job is None or not getattr(job, "finishedOn", None):
+        return None
+    reason = getattr(job, "failedReason", None)
+    if reason:
+        if PERMANENT_MARK in reason:
+            raise StepFailedPermanently(reason)
+        raise StepFailed(reason)
+    if not isinstance(job.returnvalue, dict):  # failed with an empty message: BullMQ keeps no reason
+        raise StepFailed(f"job {jid} ended without a result")
+    return job.returnvalue
+
+
 async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float, since: str) -> dict:
     """Waits for the job's result: reads the job when its queue's event stream says it finished, and every
     POLL_SECONDS regardless (should an event be missed), so a result comes back without a polling delay."""
@@ -101,16 +116,12 @@ async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float, since: st
     while time.monotonic() < deadline:
         if check or time.monotonic() - checked_at >= POLL_SECONDS:
             checked_at = time.monotonic()
-            job = await Job.fromId(queue, jid)
-            if job is not None and getattr(job, "finishedOn", None):
-                reason = getattr(job, "failedReason", None)
-                if reason:
-                    if PERMANENT_MARK in reason:
-                        raise StepFailedPermanently(reason)
-                    raise StepFailed(reason)
-                return job.returnvalue
+            if (finished := await finished_job(queue, jid)) is not None:
+                return finished
         wait = min(POLL_SECONDS, max(0.0, deadline - time.monotonic()))
         since, check = await next_event_for(queue, jid, since, wait)
+    if (finished := await finished_job(queue, jid)) is not None:  # it may have ended since the last look
+        return finished
     try:
         await queue.remove(jid)  # best effort: a job still waiting must not run after we gave up on it
     except Exception:

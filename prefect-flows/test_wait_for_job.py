@@ -56,6 +56,22 @@ class WaitForJob(unittest.IsolatedAsyncioTestCase):
         with self.assertRaises(run_stage.StepFailedPermanently):
             await asyncio.wait_for(self.add_and_wait("job-permanent", "fail-permanently"), 5)
 
+    async def test_a_job_that_failed_without_a_message_is_a_step_failure_not_an_empty_result(self):
+        with self.assertRaises(run_stage.StepFailed):
+            await asyncio.wait_for(self.add_and_wait("job-silent", "fail-silently"), 5)
+
+    async def test_looks_once_more_at_the_deadline_before_giving_up(self):
+        # Its end missed (no event read, no poll due): the job is done, and the wait says so, not "timed out".
+        async def nothing_heard(queue, jid, since, wait_seconds):
+            await asyncio.sleep(wait_seconds)
+            return since, False
+
+        saved, run_stage.next_event_for = run_stage.next_event_for, nothing_heard
+        try:
+            self.assertEqual(await asyncio.wait_for(self.add_and_wait("job-unheard", timeout=0.5), 5), {"done": "job-unheard"})
+        finally:
+            run_stage.next_event_for = saved
+
     async def test_a_job_finished_before_the_wait_comes_back_at_once(self):
         await self.add_and_wait("job-early")
         # A flow run again (after a pause, say) adds the same job id: no new event, the stored result returns.

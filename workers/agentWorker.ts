@@ -4,7 +4,7 @@ import type { ProviderName } from "../api/config/stageGraphSchema.js";
 import { cancelChannel } from "../api/runs/runCancellations.js";
 import { stepQueueName } from "./queueNames.js";
 import { StepJobData, type StepJobResult } from "./stepJob.js";
-import { PermanentStepError, runStep, type StepRunnerDeps } from "./stepRunner.js";
+import { PermanentStepError, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
 
 export const AGENT_WORKER_NAME = "quire-agent";
 
@@ -60,13 +60,20 @@ export class AgentWorker {
     if (!parsed.success) throw new PermanentStepError(`job ${job.id} has invalid data: ${parsed.error.message}`);
     const data = parsed.data;
     const log = this.deps.log.child({ runId: data.runId, stageId: data.stageId, stepId: data.stepId, jobId: job.id });
+    // The flow waits `timeoutSeconds` from the job's creation, then gives up on this try and Prefect starts
+    // the next: the try stops then too, rather than call on (or start) beside its successor.
+    const deadline = new StepDeadlinePassed(data.stepId, data.timeoutSeconds);
+    const msLeft = job.timestamp + data.timeoutSeconds * 1000 - Date.now();
+    if (msLeft <= 0) throw deadline;
     const controller = new AbortController();
     signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
+    const timer = setTimeout(() => controller.abort(deadline), msLeft);
     const running = this.inFlight.get(data.runId) ?? new Set();
     this.inFlight.set(data.runId, running.add(controller));
     try {
       return await runStep(data, String(job.id), { ...this.deps, log }, controller.signal);
     } finally {
+      clearTimeout(timer);
       running.delete(controller);
       if (!running.size) this.inFlight.delete(data.runId);
     }

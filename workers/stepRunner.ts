@@ -34,6 +34,13 @@ export class PermanentStepError extends Error {
   }
 }
 
+/** The flow stopped waiting for this try of the step (its timeout, counted from the job's creation). */
+export class StepDeadlinePassed extends Error {
+  constructor(stepId: string, timeoutSeconds: number) {
+    super(`step ${stepId} took longer than its timeout of ${timeoutSeconds} s; the flow has moved on to its next try`);
+  }
+}
+
 /** A step of a run in one of these is not worth a provider call. */
 const stoppedStatuses = new Set(["completed", "failed", "cancelling", "cancelled"]);
 
@@ -103,12 +110,14 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
       try {
         response = await (await deps.providers.get(job.provider)).generate(sent);
       } catch (err) {
-        const message = redactSecrets((err as Error).message, secrets);
+        const timedOut = signal?.reason instanceof StepDeadlinePassed;
+        const message = redactSecrets((timedOut ? signal.reason : (err as Error)).message, secrets);
         const permanent = err instanceof PermanentProviderError;
+        const cancelled = signal?.aborted && !timedOut;
         await store.recordAudit({ ...exchange, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - callStarted, finishReason: null });
-        const willRetry = !permanent && !signal?.aborted && job.try <= job.retries;
+        const willRetry = !permanent && !cancelled && job.try <= job.retries;
         await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
-        if (permanent || signal?.aborted) throw new PermanentStepError(message);
+        if (permanent || cancelled) throw new PermanentStepError(message);
         throw new Error(message);
       }
       const parsed = parseOutput(job.output, response.text);

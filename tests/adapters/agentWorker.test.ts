@@ -1,0 +1,84 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadStageGraph } from "../../api/config/stageGraph.js";
+import { planStage } from "../../api/runs/stagePlan.js";
+import { openSqliteStore } from "../../api/store/openStore.js";
+import type { SqlStore } from "../../api/store/sqlStore.js";
+import { AgentWorker } from "../../workers/agentWorker.js";
+import { ProviderRegistry } from "../../workers/providers/providerRegistry.js";
+import { stepQueueName } from "../../workers/queueNames.js";
+import { startRedis } from "../fixtures/redisServer.js";
+
+// The agent worker on a real redis-server, BullMQ and store, with the mock provider.
+const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
+const prefix = "aw";
+let server: Awaited<ReturnType<typeof startRedis>>;
+let connection: Redis;
+let eventsConnection: Redis;
+let store: SqlStore;
+let worker: AgentWorker;
+let queue: Queue;
+let events: QueueEvents;
+
+beforeAll(async () => {
+  server = await startRedis();
+  connection = new Redis(server.url, { maxRetriesPerRequest: null });
+  store = await openSqliteStore(join(mkdtempSync(join(tmpdir(), "quire-aw-")), "store.db"), { migrate: true });
+  worker = new AgentWorker({ store, providers: new ProviderRegistry(), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: prefix, concurrency: { mock: 2, openai: 1, gemini: 1 } });
+  worker.start();
+  queue = new Queue(stepQueueName("mock"), { connection, prefix });
+  eventsConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+  events = new QueueEvents(stepQueueName("mock"), { connection: eventsConnection, prefix });
+  await events.waitUntilReady();
+});
+afterAll(async () => {
+  await worker.close();
+  await events.close();
+  await queue.close();
+  connection.disconnect();
+  eventsConnection.disconnect();
+  await store.close();
+  await server.stop();
+});
+
+/** The IDEA step of a new run whose mock answers take `delayMs`, as run_stage.py adds it, with a timeout of `timeoutSeconds`. */
+async function ideaJob(delayMs: number, timeoutSeconds: number, extra: { timestamp?: number } = {}) {
+  const request = { idea: { premise: `slow [mock:delay=${delayMs}]` }, stages: ["idea_intake"], mode: "auto" as const };
+  const { run } = await store.createRun({ id: randomUUID(), request });
+  await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+  const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+  const data = { ...step, timeoutSeconds, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 };
+  const job = await queue.add("IDEA", data, { jobId: `${run.id}.IDEA.1`, attempts: 1, ...extra });
+  return { runId: run.id, finished: job.waitUntilFinished(events, 15_000) };
+}
+
+describe("an agent worker's step deadline", () => {
+  it("stops a try at its step's timeout, as the flow gives up on it, instead of calling on beside the flow's next try", async () => {
+    const { runId, finished } = await ideaJob(20_000, 1);
+    await expect(finished).rejects.toThrow(/took longer than its timeout of 1 s/);
+    const audit = await store.listAudit({ runId });
+    expect(audit.map((a) => [a.outcome, a.error])).toEqual([["error", expect.stringContaining("the flow has moved on to its next try")]]);
+    expect(await store.listOutputs(runId, { history: true })).toEqual([]);
+    // Not a cancel: the step is reported as retrying (the flow's next try follows), not failed for good.
+    expect((await store.listEvents(runId)).map((e) => e.type)).toEqual(["run.queued", "step.started", "step.retrying"]);
+  });
+
+  it("does not start a try whose deadline passed while it waited in the queue: no provider call", async () => {
+    const { runId, finished } = await ideaJob(0, 1, { timestamp: Date.now() - 5_000 });
+    await expect(finished).rejects.toThrow(/took longer than its timeout/);
+    expect(await store.listAudit({ runId })).toEqual([]);
+    expect((await store.listEvents(runId)).map((e) => e.type)).toEqual(["run.queued"]);
+  });
+
+  it("runs a try that ends within its time as usual", async () => {
+    const { runId, finished } = await ideaJob(0, 30);
+    await expect(finished).resolves.toMatchObject({ version: 1, reused: false });
+    expect((await store.listAudit({ runId })).map((a) => a.outcome)).toEqual(["accepted"]);
+  });
+});
