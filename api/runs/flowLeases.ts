@@ -7,6 +7,9 @@ import { redisName, redisValue } from "../config/redisNames.js";
  * Running in Prefect forever. The run driver asks here, and marks such a flow run Crashed.
  */
 export class FlowLeases {
+  /** When Redis last started, as far as this gateway knows, and when it last asked. */
+  private redisStart = { at: 0, askedAt: -Infinity };
+
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly graceMs: number) {}
 
   /** Whether a flow process runs the flow run now (its flow's code marks the lease ended as it ends); null when Redis cannot say. */
@@ -30,11 +33,25 @@ export class FlowLeases {
     if (!runningSince || Date.now() - Date.parse(runningSince) < this.graceMs) return null;
     try {
       const lease = await this.redis.get(this.key(flowRunId));
-      if (lease === null) return "lapsed";
+      if (lease === null) return (await this.redisUpForAGrace()) ? "lapsed" : null;
       return lease === redisValue("flowLeaseStopped") ? "stopped" : null;
     } catch {
       return null;
     }
+  }
+
+  /**
+   * A missing lease proves nothing for a lease period after Redis started: its append-only file brings
+   * leases back with their expiry times, so after an outage longer than a lease every live flow process's
+   * lease is gone until its next renewal. Redis's own uptime says when it started (asked at most once a second).
+   */
+  private async redisUpForAGrace(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.redisStart.askedAt > 1000) {
+      const uptime = Number(/uptime_in_seconds:(\d+)/.exec(await this.redis.info("server"))?.[1] ?? Number.POSITIVE_INFINITY);
+      this.redisStart = { at: now - uptime * 1000, askedAt: now };
+    }
+    return now - this.redisStart.at >= this.graceMs;
   }
 
   private key(flowRunId: string): string {

@@ -143,4 +143,12 @@ asyncio.run(main())
     // A flow run that has only just started gets its grace: a resumed run's new process overwrites the word.
     expect(await leases.gone("fr-stopped", new Date().toISOString())).toBeNull();
   });
+
+  it("reads no lease as no proof of death for a lease period after Redis started (its leases come back expired)", async () => {
+    // This Redis started moments ago (beforeAll): with a lease period of a minute, a flow process that
+    // renews every twelve seconds may not have written its lease since.
+    const longRunning = new Date(Date.now() - 120_000).toISOString();
+    expect(await new FlowLeases(redis, "t10", 60_000).gone("fr-after-restart", longRunning)).toBeNull();
+    expect(await new FlowLeases(redis, "t10", 1).gone("fr-after-restart", longRunning)).toBe("lapsed");
+  });
 });
