@@ -60,9 +60,21 @@ def run_flow_child(request: dict, protocol: tuple[int, ...]) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
+        drain_prefect_services()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def drain_prefect_services() -> None:
+    """What a stock `python -m prefect.engine` does at interpreter exit, which os._exit skips: sends the logs
+    and events still queued to the API (a suspended flow run's last lines before its process exits, say)."""
+    try:
+        from prefect._internal.concurrency.services import QueueService
+
+        QueueService.drain_all(timeout=5)
+    except Exception:
+        traceback.print_exc()
 
 
 def reap(out) -> None:

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, slowPremise as slow, submitRun as submit, waitForRun } from "./gatewayClient.js";
 import { flowRunOf, pausedMidStructure, prefect } from "./prefectView.js";
 
@@ -17,6 +17,13 @@ describe("pause and resume", () => {
     expect(flowRun).toMatchObject({ stateType: "PAUSED", stateName: "Suspended" });
     const doneAtPause = run.completedSteps;
     expect(doneAtPause).toBeLessThan(8);
+    // The operator's view: the suspended flow run's log in Prefect has every step it did, to its last line
+    // (the flow process sends what it still holds as it exits).
+    const doneHere = (await outputsOf(runId)).filter((o) => o.stageId === "structure").map((o) => `step ${o.stepId} done`);
+    await eventually("the flow run's last log lines in Prefect", async () => {
+      const logs = await (await fetch(`${inject("prefectApiUrl")}/logs/filter`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ logs: { flow_run_id: { any_: [flowRun!.id] } }, limit: 200 }) })).json();
+      return doneHere.every((line) => logs.some((l: { message: string }) => l.message.startsWith(line)));
+    }, 15_000);
 
     expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
     const finished = await waitForRun(runId);
