@@ -1,4 +1,5 @@
 import type { Request, Response } from "express";
+import { InvalidInput } from "../errors.js";
 
 export interface SseStreamOptions {
   /** Comment lines sent this often keep proxies from closing an idle stream. */
@@ -56,9 +57,18 @@ export function openSseStream(req: Request, res: Response, opts: SseStreamOption
   };
 }
 
-/** The client's resume point: the `Last-Event-ID` header (sent by EventSource on reconnect) or `?lastEventId=`. */
+/**
+ * The client's resume point: the `Last-Event-ID` header (sent by EventSource on reconnect) or
+ * `?lastEventId=`; 0 when neither is given. Anything but a whole number is a 400: read as "from the
+ * start" or "from now", it would resend or drop events without a word.
+ */
 export function lastEventId(req: Request): number {
-  const raw = req.header("last-event-id") ?? (typeof req.query.lastEventId === "string" ? req.query.lastEventId : undefined);
-  const value = Number(raw ?? 0);
-  return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  const header = req.header("last-event-id");
+  const query = req.query.lastEventId;
+  const [where, raw] = header !== undefined ? ["Last-Event-ID", header] : ["lastEventId", query];
+  if (raw === undefined) return 0;
+  if (typeof raw !== "string" || !/^\d{1,15}$/.test(raw.trim())) {
+    throw new InvalidInput(`${where} must be an event id (a whole number), not ${JSON.stringify(raw)}`, { issues: [{ path: where, message: "not a whole number" }] });
+  }
+  return Number(raw.trim());
 }

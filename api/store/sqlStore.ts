@@ -251,8 +251,10 @@ export class SqlStore implements Store {
     if (filter.stageId) q = q.where("stage_id", "=", filter.stageId);
     if (filter.stepId) q = q.where("step_id", "=", filter.stepId);
     if (filter.provider) q = q.where("provider", "=", filter.provider);
-    if (filter.from) q = q.where("created_at", ">=", filter.from);
-    if (filter.to) q = q.where("created_at", "<", filter.to);
+    // Stored as ISO text with milliseconds: a bound without them ("...T12:00:05Z") compares as text
+    // after "...T12:00:05.389Z", so it is written the same way first.
+    if (filter.from) q = q.where("created_at", ">=", new Date(filter.from).toISOString());
+    if (filter.to) q = q.where("created_at", "<", new Date(filter.to).toISOString());
     return (await q.execute()).map(toAudit);
   }
 

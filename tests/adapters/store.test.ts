@@ -125,6 +125,11 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect(await store.listAudit({ runId: run.id, stepId: "S1" })).toHaveLength(0);
       expect(await store.listAudit({ runId: run.id, from: before })).toHaveLength(2);
       expect(await store.listAudit({ runId: run.id, to: before })).toHaveLength(0);
+      // Bounds in whole seconds, as a client may write them: the second an entry was made in includes it.
+      const first = (await store.listAudit({ runId: run.id }))[0]!.createdAt;
+      const itsSecond = first.replace(/\.\d+Z$/, "Z");
+      expect(await store.listAudit({ runId: run.id, from: itsSecond })).toHaveLength(2);
+      expect(await store.listAudit({ runId: run.id, to: itsSecond })).toHaveLength(0);
     });
 
     it("refuses to change or delete an audit entry, even by hand in SQL", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, helloWorld } from "./gatewayClient.js";
+import { call, gatewayUrl, helloWorld } from "./gatewayClient.js";
 
 const runCount = async () => {
   let count = 0;
@@ -50,6 +50,19 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(res.body.error.code).toBe("payload_too_large");
     expect(await runCount()).toBe(before);
     expect((await call("/health")).status).toBe(200);
+  });
+
+  it("answers 400 to a resume point that is not an event id, instead of resending or dropping events", async () => {
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: `bad-resume-point-${Date.now()}` } });
+    for (const path of [`/orchestrator/runs/${body.runId}/events`, "/events"]) {
+      for (const accept of ["application/json", "text/event-stream"]) {
+        const res = await fetch(`${gatewayUrl()}${path}`, { headers: { accept, "last-event-id": "abc" } });
+        expect({ path, accept, status: res.status }).toEqual({ path, accept, status: 400 });
+        expect((await res.json()).error.details.issues[0].path).toBe("Last-Event-ID");
+      }
+      expect((await fetch(`${gatewayUrl()}${path}?lastEventId=-5`)).status).toBe(400);
+      expect((await fetch(`${gatewayUrl()}${path}?lastEventId=2`)).status).toBe(200);
+    }
   });
 
   it("answers 404 for an unknown run, an unknown stage and an unknown route", async () => {
