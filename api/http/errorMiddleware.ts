@@ -22,6 +22,10 @@ function toQuireError(err: unknown): QuireError | undefined {
   if (e?.type === "entity.too.large") return new PayloadTooLarge(`request body is over the limit of ${e.limit} bytes`);
   if (e?.type === "entity.parse.failed") return new InvalidInput(`request body is not valid JSON: ${e.message}`);
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
+  // Postgres refuses a NUL character (\u0000) in text, which only a client's input can carry.
+  if (e && typeof (e as { code?: unknown }).code === "string" && ["22021", "22P05"].includes((e as { code: string }).code)) {
+    return new InvalidInput("the request carries a NUL character (\\u0000), which cannot be stored");
+  }
   if (isRedisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
   return undefined;
 }

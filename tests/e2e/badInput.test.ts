@@ -65,6 +65,15 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     }
   });
 
+  it("never answers 5xx to a NUL character in an id, a query or a body (Postgres cannot store one)", async () => {
+    const answers = [
+      (await call("/orchestrator/runs/%00")).status,
+      (await call("/audit?runId=%00")).status,
+      (await call("/orchestrator/run", { body: { ...helloWorld("nul \u0000 premise"), idempotencyKey: `nul-\u0000-${Date.now()}` } })).status,
+    ];
+    expect(answers.filter((status) => status >= 500)).toEqual([]);
+  });
+
   it("answers 404 for an unknown run, an unknown stage and an unknown route", async () => {
     expect((await call("/orchestrator/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
     const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: `bad-input-${Date.now()}` } });
