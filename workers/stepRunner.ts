@@ -8,7 +8,7 @@ import type { Store } from "../api/store/store.js";
 import { outputJsonSchema, parseOutput, type StepOutputContent } from "./outputSchemas.js";
 import { redactSecrets } from "./providers/redact.js";
 import { buildStepPrompt } from "./prompts/stepPrompt.js";
-import { PermanentProviderError, type GenerateResponse } from "./providers/provider.js";
+import { PermanentProviderError, type FailedCall, type GenerateResponse } from "./providers/provider.js";
 import type { ProviderRegistry } from "./providers/providerRegistry.js";
 import { PERMANENT_MARK } from "./queueNames.js";
 import type { StepJobData, StepJobResult } from "./stepJob.js";
@@ -107,8 +107,11 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     for (let round = 1; ; round++) {
       const exchange = { ...audit, request: { ...audit.request, prompt: sent.prompt, repair: round > 1 } };
       const callStarted = performance.now();
+      // Each HTTP call the adapter makes again (a 429, a 5xx, a timeout) is an exchange of its own.
+      const onRetry = (failed: FailedCall) =>
+        store.recordAudit({ ...exchange, response: null, outcome: "error", error: `${redactSecrets(failed.error, secrets)} (call ${failed.call}; called again in ${failed.retryInMs} ms)`, inputTokens: null, outputTokens: null, latencyMs: failed.latencyMs, finishReason: null });
       try {
-        response = await (await deps.providers.get(job.provider)).generate(sent);
+        response = await (await deps.providers.get(job.provider)).generate({ ...sent, onRetry });
       } catch (err) {
         const timedOut = signal?.reason instanceof StepDeadlinePassed;
         const message = redactSecrets((timedOut ? signal.reason : (err as Error)).message, secrets);

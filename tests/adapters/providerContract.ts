@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakeLlmServer } from "../fixtures/fakeLlmServers.js";
 import { outputJsonSchema, parseOutput } from "../../workers/outputSchemas.js";
-import { PermanentProviderError, type GenerateRequest, type Provider } from "../../workers/providers/provider.js";
+import { PermanentProviderError, type FailedCall, type GenerateRequest, type Provider } from "../../workers/providers/provider.js";
 import type { RetryPolicy } from "../../workers/providers/retryPolicy.js";
 
 export const KEY = "sk-test-key-0123456789abcdef";
@@ -52,11 +52,14 @@ export function providerContract(name: string, start: (key: string) => Promise<F
       expect(calls(before)).toHaveLength(2);
     });
 
-    it("retries a 500 twice, then succeeds", async () => {
+    it("retries a 500 twice, then succeeds, telling of each failed call (the audit records every call)", async () => {
       const before = server.requests.length;
       server.script({ kind: "error", status: 500 }, { kind: "error", status: 500 });
-      await expect(provider.generate(request())).resolves.toMatchObject({ finishReason: expect.any(String) });
+      const failed: FailedCall[] = [];
+      await expect(provider.generate({ ...request(), onRetry: async (f) => void failed.push(f) })).resolves.toMatchObject({ finishReason: expect.any(String) });
       expect(calls(before)).toHaveLength(3);
+      expect(failed.map((f) => f.call)).toEqual([1, 2]);
+      expect(failed.every((f) => /500/.test(f.error) && !f.error.includes(KEY))).toBe(true);
     });
 
     it("fails at once on a 401 with a clear, permanent error that holds no key", async () => {

@@ -54,6 +54,7 @@ export class GeminiProvider implements Provider {
       this.settings.retry ?? defaultRetryPolicy,
       req.signal,
       (err) => `Gemini: ${redactSecrets((err as Error).message, [this.settings.apiKey])}`,
+      req.onRetry,
     );
     const text = response.text;
     const candidate = response.candidates?.[0];

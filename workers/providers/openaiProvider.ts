@@ -40,6 +40,7 @@ export class OpenAiProvider implements Provider {
       this.settings.retry ?? defaultRetryPolicy,
       req.signal,
       (err) => `OpenAI: ${redactSecrets((err as Error).message, [this.settings.apiKey])}`,
+      req.onRetry,
     );
     const choice = completion.choices[0];
     if (!choice?.message.content) throw new Error(`OpenAI returned no content (finish reason ${choice?.finish_reason ?? "none"})`);

@@ -7,6 +7,8 @@ export interface GenerateRequest {
   temperature: number;
   maxTokens: number;
   signal?: AbortSignal;
+  /** Told of each HTTP call that failed and is about to be made again (the audit records every call). */
+  onRetry?: (failed: FailedCall) => Promise<void>;
   /** The shape the answer must have, for providers with structured output. */
   output: { kind: OutputKind; jsonSchema: Record<string, unknown> };
   /** Where the request comes from; real providers ignore it, the mock builds its answer from it. */
@@ -19,6 +21,15 @@ export interface GenerateResponse {
   model: string;
   finishReason: string;
   latencyMs: number;
+}
+
+/** An HTTP call to a provider that failed and is retried: what went wrong, after how long, and when next. */
+export interface FailedCall {
+  error: string;
+  latencyMs: number;
+  /** 1 for the first call of this generate(). */
+  call: number;
+  retryInMs: number;
 }
 
 /** One LLM provider. Adapters live beside this file; the registry picks one by name. */

@@ -1,4 +1,4 @@
-import { PermanentProviderError } from "./provider.js";
+import { type FailedCall, PermanentProviderError } from "./provider.js";
 
 /** What went wrong with one provider call, as far as retrying is concerned. */
 export interface CallFailure {
@@ -49,8 +49,16 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
  * Calls `fn` until it succeeds, the policy says stop, or `signal` aborts. `classify` turns an SDK's error
  * into a CallFailure; a final failure with a 4xx status becomes a PermanentProviderError.
  */
-export async function withRetries<T>(fn: (attempt: number) => Promise<T>, classify: (err: unknown) => CallFailure, policy: RetryPolicy, signal?: AbortSignal, describe = (err: unknown) => (err as Error).message): Promise<T> {
+export async function withRetries<T>(
+  fn: (attempt: number) => Promise<T>,
+  classify: (err: unknown) => CallFailure,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+  describe = (err: unknown) => (err as Error).message,
+  onRetry?: (failed: FailedCall) => Promise<void>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
     try {
       return await fn(attempt);
     } catch (err) {
@@ -63,6 +71,7 @@ export async function withRetries<T>(fn: (attempt: number) => Promise<T>, classi
         }
         throw err;
       }
+      await onRetry?.({ error: describe(err), latencyMs: performance.now() - started, call: attempt, retryInMs: decision.delayMs });
       await sleep(decision.delayMs, signal);
     }
   }
