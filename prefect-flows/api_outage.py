@@ -73,8 +73,9 @@ async def prefect_api_healthy() -> bool:
 
 
 async def crash_cut_off_task_runs(flow_run_id: UUID, message: str) -> int:
-    """Marks Crashed the task runs of this flow run that an outage left Running or Pending (steps run one
-    at a time, so once the flow is between steps none of them is really running). Returns how many."""
+    """Marks Crashed the task runs of this flow run that an outage left Running, Pending or Scheduled (a try
+    that failed and was waiting out its retry delay: AwaitingRetry). Steps run one at a time, so once the
+    flow is between steps none of them is really running or coming. Returns how many."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterState, TaskRunFilterStateType
     from prefect.client.schemas.objects import StateType
@@ -83,7 +84,7 @@ async def crash_cut_off_task_runs(flow_run_id: UUID, message: str) -> int:
     async with get_client() as client:
         stuck = await client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))),
+            task_run_filter=TaskRunFilter(state=TaskRunFilterState(type=TaskRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED]))),
         )
         for task_run in stuck:
             await client.set_task_run_state(task_run.id, Crashed(message=message))
