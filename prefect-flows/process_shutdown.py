@@ -31,7 +31,11 @@ async def stop_processes(pids: Iterable[int], ended: Callable[[int], Awaitable[o
     await wait(alone_seconds)
     _signal(pending, signal.SIGTERM)
     await wait(term_seconds)
-    _signal(pending, signal.SIGKILL)  # not cancelled: their waiters (the worker's runs) see these end
+    _signal(pending, signal.SIGKILL)
+    # A moment for their ends to be reported (the fork server reaps them) before the worker closes it:
+    # otherwise they read as orphans that exited cleanly. The waits are not cancelled: their waiters are
+    # the worker's runs.
+    await wait(1.0)
 
 
 def _signal(pids: Iterable[int], signum: int) -> None:
