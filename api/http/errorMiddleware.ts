@@ -15,15 +15,15 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
   };
 }
 
-/** Errors raised by express's own middleware (body parser) are client mistakes, not 500s. */
+/** Errors not raised as ours: express's body parser and Postgres's refusal of a NUL are client mistakes, Redis down a 503. */
 function toQuireError(err: unknown): QuireError | undefined {
   if (err instanceof QuireError) return err;
-  const e = err as { type?: string; status?: number; message?: string; limit?: number };
+  const e = err as { type?: string; status?: number; message?: string; limit?: number; code?: unknown };
   if (e?.type === "entity.too.large") return new PayloadTooLarge(`request body is over the limit of ${e.limit} bytes`);
   if (e?.type === "entity.parse.failed") return new InvalidInput(`request body is not valid JSON: ${e.message}`);
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
   // Postgres refuses a NUL character (\u0000) in text, which only a client's input can carry.
-  if (e && typeof (e as { code?: unknown }).code === "string" && ["22021", "22P05"].includes((e as { code: string }).code)) {
+  if (e?.code === "22021" || e?.code === "22P05") {
     return new InvalidInput("the request carries a NUL character (\\u0000), which cannot be stored");
   }
   if (isRedisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
