@@ -13,6 +13,9 @@ let redis: Redis;
 beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url);
+  // FlowLeases reads no lease as a lapse only once Redis has been up for a lease period, which it knows
+  // in whole seconds (INFO's uptime_in_seconds): the tests below with a 1 ms lease need a second of it.
+  while (!/uptime_in_seconds:[1-9]/.test(await redis.info("server"))) await new Promise((r) => setTimeout(r, 100));
 });
 afterAll(async () => {
   redis.disconnect();
