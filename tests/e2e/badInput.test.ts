@@ -53,7 +53,7 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
   });
 
   it("answers 400 to a resume point that is not an event id, instead of resending or dropping events", async () => {
-    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: `bad-resume-point-${Date.now()}` } });
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `bad-resume-point-${Date.now()}` } });
     for (const path of [`/orchestrator/runs/${body.runId}/events`, "/events"]) {
       for (const accept of ["application/json", "text/event-stream"]) {
         const res = await fetch(`${gatewayUrl()}${path}`, { headers: { accept, "last-event-id": "abc" } });
@@ -69,14 +69,14 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     const answers = [
       (await call("/orchestrator/runs/%00")).status,
       (await call("/audit?runId=%00")).status,
-      (await call("/orchestrator/run", { body: { ...helloWorld("nul \u0000 premise"), idempotencyKey: `nul-\u0000-${Date.now()}` } })).status,
+      (await call("/orchestrator/run", { body: { ...helloWorld("nul \u0000 premise"), stages: ["idea_intake"], idempotencyKey: `nul-\u0000-${Date.now()}` } })).status,
     ];
     expect(answers.filter((status) => status >= 500)).toEqual([]);
   });
 
   it("answers 404 for an unknown run, an unknown stage and an unknown route", async () => {
     expect((await call("/orchestrator/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
-    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), idempotencyKey: `bad-input-${Date.now()}` } });
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `bad-input-${Date.now()}` } });
     expect((await call(`/orchestrator/runs/${body.runId}/outputs/poetry`)).status).toBe(404);
     expect((await call("/orchestrator/nothing-here")).status).toBe(404);
   });

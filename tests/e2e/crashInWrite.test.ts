@@ -11,6 +11,11 @@ describe("an agent worker killed inside its write transaction", () => {
     const watcher = new pg.Client({ connectionString: inject("databaseUrl") });
     await Promise.all([holder.connect(), watcher.connect()]);
     let victim: string | undefined;
+    // The worker to kill is found by what it waits on: no other book may be writing (earlier files leave some going).
+    await eventually("no other book running", async () => {
+      const live = await Promise.all(["queued", "running", "pausing", "cancelling"].map(async (status) => (await call(`/orchestrator/runs?status=${status}&limit=1`)).body.runs.length));
+      return live.every((n) => n === 0);
+    }, 120_000);
     try {
       // SHARE mode lets everyone read and blocks every INSERT into the audit table: the worker's
       // transaction gets as far as its output row, then waits on its audit entry.
