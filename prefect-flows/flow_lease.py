@@ -38,9 +38,13 @@ return 1"""
 def sync_twin(redis: Redis) -> SyncRedis:
     """A short-lived sync client to the same server, for last words in a signal handler (termination.py):
     the async client belongs to the flow's event loop, in another thread."""
-    kwargs = redis.connection_pool.connection_kwargs
+    pool = redis.connection_pool
+    kwargs = pool.connection_kwargs
     connection = {k: kwargs[k] for k in ("host", "port", "db", "username", "password") if k in kwargs}
-    return SyncRedis(**connection, socket_timeout=1, socket_connect_timeout=1)
+    if "path" in kwargs:  # unix:// (a socket file, no host)
+        connection = {"unix_socket_path": kwargs["path"], **{k: kwargs[k] for k in ("db", "username", "password") if k in kwargs}}
+    tls = pool.connection_class.__name__.startswith("SSL")  # rediss://
+    return SyncRedis(**connection, ssl=tls, socket_timeout=1, socket_connect_timeout=1)
 
 
 def lease_key(flow_run_id: str, prefix: str | None = None) -> str:

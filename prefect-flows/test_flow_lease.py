@@ -5,7 +5,7 @@ import unittest
 
 from redis.asyncio import Redis
 
-from flow_lease import LEASE_ENDED, LEASE_STOPPED, FlowLease, lease_key
+from flow_lease import LEASE_ENDED, LEASE_STOPPED, FlowLease, lease_key, sync_twin
 from redis_server_fixture import RedisServer
 
 
@@ -55,6 +55,24 @@ class FlowLeaseTest(unittest.IsolatedAsyncioTestCase):
         async with FlowLease(self.redis, "fr-stopped", lease_seconds=5, heartbeat_seconds=0.1, prefix="t") as lease:
             lease._say_stopped()  # what its SIGTERM handler runs (termination.py), landing before the block ends
         self.assertEqual(await self.redis.get(lease_key("fr-stopped", "t")), LEASE_STOPPED.encode())
+
+
+class SyncTwinTest(unittest.TestCase):
+    """The sync client for last words reaches the same server as the flow's own, whatever the URL's kind."""
+
+    def twin_of(self, url: str) -> dict:
+        twin = sync_twin(Redis.from_url(url))
+        pool = twin.connection_pool
+        return {"class": pool.connection_class.__name__, **{k: v for k, v in pool.connection_kwargs.items() if k in ("host", "port", "db", "username", "password", "path") and v is not None}}
+
+    def test_tcp_with_credentials_and_db(self):
+        self.assertEqual(self.twin_of("redis://u:p@h:6390/2"), {"class": "Connection", "host": "h", "port": 6390, "db": 2, "username": "u", "password": "p"})
+
+    def test_tls(self):
+        self.assertEqual(self.twin_of("rediss://h:6390/0")["class"], "SSLConnection")
+
+    def test_unix_socket(self):
+        self.assertEqual(self.twin_of("unix:///tmp/quire-redis.sock?db=3"), {"class": "UnixDomainSocketConnection", "path": "/tmp/quire-redis.sock", "db": 3})
 
 
 if __name__ == "__main__":
