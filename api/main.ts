@@ -63,7 +63,7 @@ const control = new RunControl({ store, prefect, holds, graph, launcher, log, an
 const liveness = new FlowRunLiveness({ prefect, log, leases, startGraceMs: settings.prefect.flowStartSeconds * 1000 });
 // A book's flow run is left alone for two lease periods after its last change: it may be recording its end.
 const orphans = new OrphanSweep({ store, prefect, liveness, log, graceMs: 2 * settings.prefect.flowLeaseSeconds * 1000 });
-const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, liveness, locks, standby, handOver, orphans, pollMs: settings.prefect.pollMs });
+const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, liveness, leases, locks, standby, handOver, orphans, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks), agent workers a stage's last step: the driver moves on at once, polling stays the fallback.
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();

@@ -17,6 +17,8 @@ export interface FlowRunView {
   startTime: string | null;
   endTime: string | null;
   tags: string[];
+  /** Paused: the key of the pause (the book's hold flag gives its own; an operator's Suspend does not). */
+  pauseKey: string | null;
 }
 
 export interface TaskRunView {
@@ -43,6 +45,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
   startTime: r.start_time ?? null,
   endTime: r.end_time ?? null,
   tags: r.tags ?? [],
+  pauseKey: r.state?.state_details?.pause_key ?? null,
 });
 
 /**

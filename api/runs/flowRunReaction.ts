@@ -21,6 +21,8 @@ export interface FlowRunFacts {
   stepsDone: boolean;
   /** Paused: a task of the suspended flow run is still being finished by its process. */
   stepInFlight: boolean;
+  /** Paused by the book's hold flag (the flow suspends itself with its key), not by an operator in Prefect. */
+  pausedByHold: boolean;
   /** Failed or Crashed: Prefect's history of the flow run shows Completed (set by hand before its process failed it). */
   markedCompleted: boolean;
   /** Completed, or marked so: the stage's steps without an accepted output. */
@@ -40,6 +42,7 @@ export type FlowRunEffect =
   | { type: "suspendFlowRun" } // with the pause key of the book's hold, if the hold is still there
   | { type: "announceCancel" } // agent workers abort the book's provider calls
   | { type: "cancelFlowRun" } // a cancel cut short before it reached Prefect, asked again
+  | { type: "resumeFlowRun" } // its process if it still runs, else Prefect's resume (flowRunResume.ts)
   | { type: "tidyCrashed" } // the crashed flow run's cut-off task runs are marked Crashed
   | { type: "completeStage"; endedAt: "now" | "flowRun" } // then what follows the stage (decideAfterStage)
   | { type: "startStageAgain" } // a new attempt on a new flow run; accepted outputs are reused
@@ -58,6 +61,9 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
       return live(f);
     case "PAUSED": {
       if (f.runStatus === "cancelling") return cancelAgain();
+      // The flow read the hold flag just before a resume released it, and suspended itself after: the
+      // resume came last, so it stands (an operator's Suspend in Prefect is not a hold's, and pauses the run).
+      if (f.runStatus === "running" && f.pausedByHold) return [{ type: "resumeFlowRun" }];
       const effects: FlowRunEffect[] = f.stageStatus === "paused" ? [] : [{ type: "markStage", status: "paused" }];
       // A step already in flight finishes first: the run is paused once no task of the flow runs.
       if ((f.runStatus === "running" || f.runStatus === "pausing") && !f.stepInFlight) {

@@ -9,6 +9,11 @@ import { redisName } from "../config/redisNames.js";
  * same pause key on the gateway's own suspend makes the two one pause; after a resume Prefect refuses
  * a used key, so a flag still set after a resume in the Prefect UI does not pause the run again.
  */
+const HOLD_PAUSE_KEY_PREFIX = "quire-";
+
+/** Whether a pause key is one a hold flag gave (the gateway's pause), not an operator's Suspend in Prefect. */
+export const isHoldPauseKey = (key: string | null): boolean => Boolean(key?.startsWith(HOLD_PAUSE_KEY_PREFIX));
+
 export class HoldFlags {
   constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
@@ -18,7 +23,7 @@ export class HoldFlags {
 
   /** Sets the flag (keeping an existing pause key) and returns the pause key. */
   async hold(runId: string): Promise<string> {
-    const pauseKey = `quire-${randomUUID()}`;
+    const pauseKey = `${HOLD_PAUSE_KEY_PREFIX}${randomUUID()}`;
     await this.redis.set(this.key(runId), pauseKey, "NX");
     return (await this.redis.get(this.key(runId))) ?? pauseKey;
   }

@@ -5,7 +5,9 @@ import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
 import type { FlowRunLiveness } from "./flowRunLiveness.js";
-import type { HoldFlags } from "./holdFlags.js";
+import { isHoldPauseKey, type HoldFlags } from "./holdFlags.js";
+import { resumeFlowRun } from "./flowRunResume.js";
+import type { FlowLeases } from "./flowLeases.js";
 import { emitRunEvent, type RunEventFields } from "./runEvents.js";
 import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
@@ -30,6 +32,8 @@ export interface RunAdvancerDeps {
   crashRetries?: number;
   /** A finished book's standby flow run is dismissed (api/runs/standbyFlowRuns.ts). */
   standby?: StandbyFlowRuns;
+  /** Whether a flow process still runs a flow run (a resume then lets it go on rather than start another). */
+  leases?: FlowLeases;
 }
 
 /**
@@ -93,6 +97,7 @@ export class RunAdvancer {
       processGone: false,
       stepsDone: false,
       stepInFlight: false,
+      pausedByHold: isHoldPauseKey(flowRun.pauseKey),
       markedCompleted: false,
       stepsMissing: [],
       attemptsSinceCommand: 1,
@@ -134,6 +139,10 @@ export class RunAdvancer {
       }
       case "announceCancel":
         await this.deps.announceCancel(run.id);
+        return true;
+      case "resumeFlowRun":
+        this.deps.log.info({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id }, "the flow suspended itself for a pause that a resume had released; resuming it");
+        await resumeFlowRun(this.deps, flowRun.id, run.id);
         return true;
       case "cancelFlowRun":
         this.deps.log.warn({ runId: run.id, stageId: stage.stageId, flowRunId: flowRun.id, state: flowRun.stateType }, "a cancel had not reached the flow run; cancelling it now");
@@ -222,7 +231,7 @@ export class RunAdvancer {
  */
 function goneFromPrefect(id: string): FlowRunView {
   const message = `its flow run ${id} is no longer in Prefect (deleted there?); resume runs the stage again, reusing its outputs`;
-  return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [] };
+  return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [], pauseKey: null };
 }
 
 const stageKey = (stage: StageRunRecord) => ({ runId: stage.runId, stageId: stage.stageId, attempt: stage.attempt });

@@ -7,6 +7,7 @@ import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
+import { resumeFlowRun } from "./flowRunResume.js";
 import { emitRunEvent } from "./runEvents.js";
 import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
 import type { DriveLocks } from "./driveLocks.js";
@@ -96,13 +97,7 @@ export class RunControl {
       }
       case "resumeFlowRun": {
         const id = await flowRunId();
-        if (!id) return;
-        // A pause pressed during a step suspends the flow run at once, but its process finishes the step
-        // first: if it is still running, it goes on; otherwise Prefect reschedules the flow run.
-        if (await this.deps.leases?.held(id)) {
-          if (await prefect.unsuspend(id).catch(() => false)) return;
-        }
-        await prefect.resume(id).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "flow run was not paused; nothing to resume"));
+        if (id) await resumeFlowRun(this.deps, id, run.id);
         return;
       }
       case "cancelFlowRun": {

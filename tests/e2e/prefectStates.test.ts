@@ -87,6 +87,18 @@ describe("state changes made in Prefect", () => {
     expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
   });
 
+  it("resumes a flow run that suspended itself for a hold a resume had just released, rather than pause the book", async () => {
+    const runId = await submit({ ...helloWorld(slow("hold-race")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    // What the flow does when it read the hold flag a moment before a resume released it: it suspends
+    // itself with the flag's key (the gateway's keys start "quire-"), after the run is running again.
+    await prefect().suspend((await flowRunOf(runId, "structure"))!.id, `quire-race-${Date.now()}`);
+    const run = await waitForRun(runId, { timeoutMs: 60_000 });
+    expect(run.status).toBe("completed");
+    expect((await events(runId)).filter((e) => e.type === "run.paused")).toEqual([]);
+    expect(await outputsOf(runId)).toHaveLength(8);
+  });
+
   it("cancels a flow run an operator left in a blocking pause, which Prefect will not move to Cancelling", async () => {
     const runId = await submit({ ...helloWorld(`blocking-pause ${Date.now()}`), stages: ["idea_intake"] });
     expect((await waitForRun(runId)).status).toBe("completed");

@@ -12,6 +12,7 @@ const facts = (over: Partial<FlowRunFacts> = {}): FlowRunFacts => ({
   processGone: false,
   stepsDone: false,
   stepInFlight: false,
+  pausedByHold: false,
   markedCompleted: false,
   stepsMissing: [],
   attemptsSinceCommand: 1,
@@ -74,6 +75,12 @@ describe("reactToFlowRun: what an operator did in the Prefect UI", () => {
   it("says who paused: Prefect when the run was running, the gateway when it was pausing", () => {
     expect(reactToFlowRun(facts({ state: "PAUSED", runStatus: "running" }))[1]).toMatchObject({ event: "run.paused", data: { by: "prefect", stageId: "structure" } });
     expect(reactToFlowRun(facts({ state: "PAUSED", runStatus: "pausing", stageStatus: "paused" }))).toEqual([{ type: "setRun", from: ["pausing"], status: "paused", event: "run.paused", data: { by: "gateway", stageId: "structure" } }]);
+  });
+
+  it("resumes a flow run that suspended itself for a hold a resume had already released, instead of pausing the run", () => {
+    expect(react({ state: "PAUSED", runStatus: "running", pausedByHold: true })).toBe("resumeFlowRun");
+    expect(react({ state: "PAUSED", runStatus: "pausing", pausedByHold: true })).toBe("markStage:paused setRun:paused"); // the pause stands
+    expect(react({ state: "PAUSED", runStatus: "running", pausedByHold: false })).toBe("markStage:paused setRun:paused"); // an operator's Suspend
   });
 
   it("waits for the step in flight of a suspended flow run before the run is paused", () => {
