@@ -144,10 +144,12 @@ export class RunControl {
     const stageRuns = await store.listStageRuns(run.id);
     const current = stageRuns.at(-1) ?? null;
     let flowRunActive = false;
+    let flowRunCompleted = false;
     if (current?.flowRunId && current.status !== "completed") {
       // None in this Prefect: deleted in its UI, or the run was imported from another installation.
       const flowRun = await prefect.readFlowRunIfAny(current.flowRunId);
       flowRunActive = flowRun !== null && flowRun.stateType !== null && !terminalStateTypes.has(flowRun.stateType);
+      flowRunCompleted = flowRun?.stateType === "COMPLETED";
     }
     const next = nextStage(graph, run.request.stages, current?.stageId ?? null);
     const guardOutputs = next?.guard ? await store.latestAcceptedOutputs(run.id, [next.guard.step]) : [];
@@ -156,6 +158,7 @@ export class RunControl {
       mode: run.mode,
       currentStage: current && { stageId: current.stageId, attempt: current.attempt, status: current.status },
       flowRunActive,
+      flowRunCompleted,
       next: next ? { stageId: next.id, guard: evaluateGuard(next.guard, new Map(guardOutputs.map((o) => [o.stepId, o.content]))) } : null,
       chosenStages: run.request.stages,
       startedStages: [...new Set(stageRuns.map((s) => s.stageId))],

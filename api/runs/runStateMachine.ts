@@ -17,6 +17,8 @@ export interface RunFacts {
   currentStage: { stageId: string; attempt: number; status: StageRunStatus } | null;
   /** True when a flow run for the current stage is live in Prefect (not finished). */
   flowRunActive: boolean;
+  /** The current stage's flow run has ended Completed, though the driver has not recorded the stage's end yet. */
+  flowRunCompleted?: boolean;
   /** The stage after the current one, and whether its guard passes now; null at the end. */
   next: { stageId: string; guard: GuardVerdict } | null;
   /** The run's chosen stages (graph order) and the ones that have started at least once. */
@@ -75,6 +77,8 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           }
           if (!f.currentStage) return { ok: true, status: "queued", effects: [{ type: "emit", event: "run.resumed" }] };
           if (atBoundary(f)) return goOn(f, "run.resumed");
+          // Its flow run finished the stage just before the pause: the driver records the stage's end and goes on.
+          if (f.flowRunCompleted) return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.resumed" }] };
           // The stage's flow run ended while paused (e.g. cancelled in Prefect): start the stage again.
           return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }, { type: "emit", event: "run.resumed" }] };
         case "failed":

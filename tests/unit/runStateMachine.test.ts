@@ -78,6 +78,11 @@ describe("resume", () => {
       effects: [{ type: "startStage", stageId: "structure", reuseOutputs: true }, { type: "emit", event: "run.resumed" }],
     });
   });
+  it("starts a stage whose flow run ended while paused again, but not one whose flow run finished it (the driver records its end)", () => {
+    const paused = { status: "paused" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "running" as const } };
+    expect(decide(facts(paused), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "structure", reuseOutputs: true }]) });
+    expect(decide(facts({ ...paused, flowRunCompleted: true }), { type: "resume" })).toEqual({ ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.resumed" }] });
+  });
   it("puts a run paused before its first stage back in the queue", () => {
     expect(decide(facts({ status: "paused", currentStage: null, flowRunActive: false }), { type: "resume" })).toMatchObject({ ok: true, status: "queued" });
   });
