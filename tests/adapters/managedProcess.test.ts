@@ -20,6 +20,16 @@ async function pidFile(dir: string, name: string): Promise<number> {
   return Number(readFileSync(path, "utf8"));
 }
 
+/**
+ * A leader (`sleep 60`) whose background descendant runs `script`, which must write its pid to `pidName`
+ * once its traps are set; started, and that pid read, so a test never signals it before.
+ */
+async function leaderWithDescendant(dir: string, script: string, pidName: string): Promise<{ proc: ManagedProcess; descendant: number }> {
+  const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${script}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
+  proc.start();
+  return { proc, descendant: await pidFile(dir, pidName) };
+}
+
 describe("ManagedProcess (the launcher's supervision)", () => {
   it("notices at once that its process died while a descendant still holds its output open; the rest of its process group can still be killed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "managed-"));
@@ -46,31 +56,24 @@ describe("ManagedProcess (the launcher's supervision)", () => {
     // Like a flow process saying its last words on SIGTERM after its worker (the leader) has exited.
     // Each descendant writes its pid once its trap is set, so the test never signals it before.
     const polite = `trap 'sleep 0.3; echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`;
-    const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${polite}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
-    proc.start();
-    await pidFile(dir, "descendant.pid");
+    const { proc } = await leaderWithDescendant(dir, polite, "descendant.pid");
     await proc.stop(5_000);
     expect(readFileSync(join(dir, "words"), "utf8").trim()).toBe("said");
 
-    const deaf = new ManagedProcess("leader", "sh", ["-c", `sh -c "trap '' TERM; echo \\$\\$ > deaf.pid; while :; do sleep 0.05; done" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
-    deaf.start();
-    await pidFile(dir, "deaf.pid");
+    const deaf = await leaderWithDescendant(dir, `trap '' TERM; echo \\$\\$ > deaf.pid; while :; do sleep 0.05; done`, "deaf.pid");
     const stopping = Date.now();
-    await deaf.stop(600);
+    await deaf.proc.stop(600);
     expect(Date.now() - stopping).toBeGreaterThanOrEqual(500);
     await new Promise((r) => setTimeout(r, 200));
-    expect(alive(Number(readFileSync(join(dir, "deaf.pid"), "utf8")))).toBe(false);
+    expect(alive(deaf.descendant)).toBe(false);
   });
 
   it("sends the SIGTERM to the process alone when asked, as `docker compose stop` does, and still leaves nothing of its group", async () => {
     const dir = mkdtempSync(join(tmpdir(), "managed-"));
-    const polite = `trap 'echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`;
-    const proc = new ManagedProcess("leader", "sh", ["-c", `sh -c "${polite}" & exec sleep 60`], { cwd: dir, env: {}, logDir: dir });
-    proc.start();
-    await pidFile(dir, "descendant.pid");
+    const { proc, descendant } = await leaderWithDescendant(dir, `trap 'echo said > words; exit 0' TERM; echo \\$\\$ > descendant.pid; while :; do sleep 0.05; done`, "descendant.pid");
     await proc.stop(600, { mainOnly: true });
     expect(existsSync(join(dir, "words"))).toBe(false); // the descendant got no SIGTERM
     await new Promise((r) => setTimeout(r, 200));
-    expect(alive(Number(readFileSync(join(dir, "descendant.pid"), "utf8")))).toBe(false); // the grace's SIGKILL
+    expect(alive(descendant)).toBe(false); // the grace's SIGKILL
   });
 });
