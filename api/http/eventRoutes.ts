@@ -32,14 +32,15 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
   router.get("/orchestrator/runs/:id/events", async (req, res) => {
     const run = await runs.get(req.params.id);
     if (!wantsStream(req.header("accept"))) {
-      res.json({ runId: run.id, events: await store.listEvents(run.id, lastEventId(req)) });
+      res.json({ runId: run.id, events: await store.listEvents(run.id, lastEventId(req) ?? 0) });
       return;
     }
-    let after = lastEventId(req);
+    let after = lastEventId(req) ?? 0;
     const stream = openSseStream(req, res, sse, async (write) => {
       for (const event of await store.listEvents(run.id, after)) {
-        write(event.seq, event);
+        const more = write(event.seq, event);
         after = event.seq;
+        if (!more) return;
       }
     });
     stream.onClose(hub.listen((runId) => runId === run.id && stream.trigger()));
@@ -49,17 +50,20 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
   router.get("/events", async (req, res) => {
     const { category } = validate(CategoryQuery, req.query, "query");
     if (!wantsStream(req.header("accept"))) {
-      res.json({ events: await store.listEventsAfter(lastEventId(req), { category, limit: 1000 }) });
+      res.json({ events: await store.listEventsAfter(lastEventId(req) ?? 0, { category, limit: 1000 }) });
       return;
     }
-    // A live stream starts now; a reconnect (Last-Event-ID) replays what it missed.
-    let after = lastEventId(req) || (await store.latestEventId());
-    const stream = openSseStream(req, res, sse, async (write) => {
+    // A live stream starts now (and says where, so a reconnect before its first event misses nothing);
+    // a reconnect (Last-Event-ID, 0 for "from the start") replays what it missed.
+    const resumeAfter = lastEventId(req);
+    let after = resumeAfter ?? (await store.latestEventId());
+    const stream = openSseStream(req, res, { ...sse, startId: resumeAfter === undefined ? after : undefined }, async (write) => {
       for (;;) {
         const batch = await store.listEventsAfter(after, { category, limit: 500 });
         for (const event of batch) {
-          write(event.id, event);
+          const more = write(event.id, event);
           after = event.id;
+          if (!more) return;
         }
         if (batch.length < 500) return;
       }

@@ -63,7 +63,8 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
       if (f.runStatus === "cancelling") return cancelAgain();
       // The flow read the hold flag just before a resume released it, and suspended itself after: the
       // resume came last, so it stands (an operator's Suspend in Prefect is not a hold's, and pauses the run).
-      if (f.runStatus === "running" && f.pausedByHold) return [{ type: "resumeFlowRun" }];
+      // A running run's hold is stale (a command cut short before it released it): it goes too.
+      if (f.runStatus === "running" && f.pausedByHold) return [{ type: "releaseHold" }, { type: "resumeFlowRun" }];
       const effects: FlowRunEffect[] = f.stageStatus === "paused" ? [] : [{ type: "markStage", status: "paused" }];
       // A step already in flight finishes first: the run is paused once no task of the flow runs.
       if ((f.runStatus === "running" || f.runStatus === "pausing") && !f.stepInFlight) {

@@ -2,13 +2,13 @@ import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
 import { Conflict, isRedisUnreachable, NotFound, Unavailable } from "../errors.js";
 import { terminalStateTypes, type PrefectRuns } from "../prefect/prefectRuns.js";
-import type { RunRecord } from "../store/records.js";
+import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { evaluateGuard, nextStage } from "./guards.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 import { resumeFlowRun } from "./flowRunResume.js";
-import { emitRunEvent } from "./runEvents.js";
+import { runEvent, updateRunWithEvent } from "./runEvents.js";
 import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
 import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
@@ -66,11 +66,13 @@ export class RunControl {
     const decision = decide(facts, command);
     if (!decision.ok) throw new Conflict(decision.reason, { status: run.status, command: command.type });
 
-    const patch = { status: decision.status, ...(decision.status === "running" || decision.status === "queued" ? { error: null, completedAt: null } : {}), ...(decision.status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
-    if (!(await store.updateRun(run.id, [run.status], patch))) return null;
+    // The effects act on the stage run that was current when the command was decided (a rollback records another).
+    const flowRunId = (await store.listStageRuns(run.id)).at(-1)?.flowRunId ?? null;
+    const written = await this.write(run, decision);
+    if (!written) return null;
     const updated = (await store.getRun(run.id))!;
     try {
-      for (const effect of decision.effects) await this.apply(updated, effect, facts);
+      for (const effect of decision.effects) await this.apply(updated, effect, { flowRunId, recorded: written.recorded });
     } catch (err) {
       throw cutShort(err, run.id, command.type, decision.status);
     }
@@ -78,9 +80,36 @@ export class RunControl {
     return (await store.getRun(run.id))!;
   }
 
-  private async apply(run: RunRecord, effect: RunEffect, facts: RunFacts): Promise<void> {
-    const { store, prefect, holds, graph, launcher } = this.deps;
-    const flowRunId = async () => (await store.listStageRuns(run.id)).at(-1)?.flowRunId ?? null;
+  /**
+   * The new status with its event, and for a rollback the superseded outputs and the stage's new attempt,
+   * in one transaction and only from the status the decision was made on; null when the run moved on.
+   */
+  private async write(run: RunRecord, decision: Extract<ReturnType<typeof decide>, { ok: true }>): Promise<{ recorded?: StageRunRecord } | null> {
+    const { store, graph, launcher } = this.deps;
+    const status = decision.status;
+    const patch = { status, ...(status === "running" || status === "queued" ? { error: null, completedAt: null } : {}), ...(status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
+    const after = { ...run, status };
+    const data = { by: "gateway", from: run.status };
+    if (!decision.rollBackTo) {
+      const event = decision.event && (await runEvent(store, graph, after, decision.event, { status, data }));
+      return (await updateRunWithEvent(store, run.id, [run.status], patch, event)) ? {} : null;
+    }
+    const toStage = decision.rollBackTo;
+    const from = run.request.stages.indexOf(toStage);
+    const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);
+    const kept = (await store.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
+    const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
+    const attempt = await launcher.nextAttempt(after, toStage);
+    return store.atomically(run.id, async (tx) => {
+      if (!(await tx.updateRun(run.id, [run.status], { ...patch, currentStageId: toStage }))) return null;
+      await tx.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status, percent, data: { ...data, toStage, stages } });
+      return { recorded: await tx.insertStageRun(attempt) };
+    });
+  }
+
+  private async apply(run: RunRecord, effect: RunEffect, at: { flowRunId: string | null; recorded?: StageRunRecord }): Promise<void> {
+    const { store, prefect, holds, launcher } = this.deps;
+    const id = at.flowRunId;
     switch (effect.type) {
       case "holdFlow":
         await holds.hold(run.id);
@@ -89,47 +118,33 @@ export class RunControl {
         await holds.release(run.id);
         return;
       case "suspendFlowRun": {
-        const id = await flowRunId();
         const pauseKey = await holds.pauseKey(run.id);
         // Prefect accepts an outside suspend only from Running; before that the hold flag holds the flow.
         if (id && pauseKey) await prefect.suspend(id, pauseKey).catch((err) => this.deps.log.info({ runId: run.id, err: err.message }, "suspend deferred to the hold flag"));
         return;
       }
-      case "resumeFlowRun": {
-        const id = await flowRunId();
+      case "resumeFlowRun":
         if (id) await resumeFlowRun(this.deps, id, run.id);
         return;
-      }
-      case "cancelFlowRun": {
+      case "cancelFlowRun":
         await this.deps.announceCancel(run.id);
-        const id = await flowRunId();
         if (id) await prefect.cancel(id);
         return;
-      }
       case "endStageRun":
         await store.endOpenStageRuns(run.id, effect.status);
         return;
-      case "supersedeFrom": {
-        const from = run.request.stages.indexOf(effect.stageId);
-        const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);
-        const kept = (await store.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
-        const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
-        await store.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status: "running", percent, data: { toStage: effect.stageId, stages, by: "gateway" } });
-        return;
-      }
       case "startStage":
-        await store.updateRun(run.id, ["running"], { currentStageId: effect.stageId });
         try {
-          await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
+          if (at.recorded) await launcher.startRecorded(run, at.recorded);
+          else {
+            await store.updateRun(run.id, ["running"], { currentStageId: effect.stageId });
+            await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
+          }
         } catch (err) {
           // The stage run is recorded; the run driver creates its flow run (idempotently) once Prefect answers.
           if (!(err instanceof Unavailable)) throw err;
           this.deps.log.warn({ runId: run.id, stageId: effect.stageId, err: err.message }, "flow run not created yet; the driver will retry");
         }
-        return;
-      case "emit":
-        if (effect.event === "run.rolled_back") return; // written with the supersede, in one transaction
-        await emitRunEvent(store, graph, run, effect.event, { status: run.status, data: { ...effect.data, by: "gateway", from: facts.status } });
         return;
       default: {
         const never: never = effect;

@@ -34,12 +34,21 @@ export type RunEffect =
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
   | { type: "endStageRun"; status: "cancelled" } // the current stage run, if not finished: no flow run will report its end
-  | { type: "startStage"; stageId: string; reuseOutputs: boolean }
-  | { type: "supersedeFrom"; stageId: string }
-  | { type: "emit"; event: "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back"; data?: Record<string, unknown> };
+  | { type: "startStage"; stageId: string; reuseOutputs: boolean }; // a rollback's stage: the attempt recorded with the status
+
+/** The event that reports the command; written with the new status, in one transaction. */
+export type RunCommandEvent = "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back";
 
 export type Decision =
-  | { ok: true; status: RunStatus; effects: RunEffect[] }
+  | {
+      ok: true;
+      status: RunStatus;
+      event?: RunCommandEvent;
+      /** Also written with the status: the outputs of this stage and later ones superseded, and the stage's next attempt recorded. */
+      rollBackTo?: string;
+      /** Carried out in order once the status is written. */
+      effects: RunEffect[];
+    }
   | { ok: false; reason: string };
 
 const refuse = (reason: string): Decision => ({ ok: false, reason });
@@ -60,9 +69,9 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
     case "pause":
       switch (f.status) {
         case "queued":
-          return { ok: true, status: "paused", effects: [{ type: "emit", event: "run.paused" }] };
+          return { ok: true, status: "paused", event: "run.paused", effects: [] };
         case "running":
-          if (!f.flowRunActive) return { ok: true, status: "paused", effects: [{ type: "emit", event: "run.paused" }] };
+          if (!f.flowRunActive) return { ok: true, status: "paused", event: "run.paused", effects: [] };
           return { ok: true, status: "pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] };
         default:
           return refuse(`cannot pause a run that is ${f.status}`);
@@ -73,17 +82,17 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
         case "paused":
         case "pausing":
           if (f.flowRunActive) {
-            return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }, { type: "emit", event: "run.resumed" }] };
+            return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }] };
           }
-          if (!f.currentStage) return { ok: true, status: "queued", effects: [{ type: "emit", event: "run.resumed" }] };
+          if (!f.currentStage) return { ok: true, status: "queued", event: "run.resumed", effects: [] };
           if (atBoundary(f)) return goOn(f, "run.resumed");
           // Its flow run finished the stage just before the pause: the driver records the stage's end and goes on.
-          if (f.flowRunCompleted) return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.resumed" }] };
+          if (f.flowRunCompleted) return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }] };
           // The stage's flow run ended while paused (e.g. cancelled in Prefect): start the stage again.
-          return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }, { type: "emit", event: "run.resumed" }] };
+          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }] };
         case "failed":
           if (!f.currentStage) return refuse("the run failed before any stage started; submit it again");
-          return { ok: true, status: "running", effects: [{ type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }, { type: "emit", event: "run.resumed" }] };
+          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }] };
         default:
           return refuse(`cannot resume a run that is ${f.status}`);
       }
@@ -96,7 +105,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return refuse(`cannot cancel a run that is ${f.status}`);
         default:
           if (f.flowRunActive) return { ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
-          return { ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }, { type: "emit", event: "run.cancelled" }] };
+          return { ok: true, status: "cancelled", event: "run.cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }] };
       }
 
     case "advance":
@@ -117,15 +126,17 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
       if (!["paused", "completed", "failed"].includes(f.status)) {
         return refuse(`cannot roll back a run that is ${f.status}${f.status === "running" ? "; pause it first" : ""}`);
       }
+      // The status, the superseded outputs and the stage's new attempt are one write: a crash after it leaves
+      // a run the driver takes on from the new attempt, never the old stage run.
       return {
         ok: true,
         status: "running",
+        event: "run.rolled_back",
+        rollBackTo: command.toStage,
         effects: [
           { type: "releaseHold" },
           // A stage paused mid-way still has its flow run Suspended in Prefect: it ends, not left waiting.
           ...(f.flowRunActive ? [{ type: "cancelFlowRun" } as const] : []),
-          { type: "supersedeFrom", stageId: command.toStage },
-          { type: "emit", event: "run.rolled_back", data: { toStage: command.toStage } },
           { type: "startStage", stageId: command.toStage, reuseOutputs: false },
         ],
       };
@@ -139,7 +150,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
 function goOn(f: RunFacts, event: "run.resumed"): Decision {
   if (!f.next) return refuse("there is no next stage; the run is about to complete");
   if (!f.next.guard.ok) return refuse(`cannot start ${f.next.stageId}: ${f.next.guard.reason}`);
-  return { ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId, reuseOutputs: true }, { type: "emit", event }] };
+  return { ok: true, status: "running", event, effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId, reuseOutputs: true }] };
 }
 
 function assertNever(x: never): never {

@@ -5,7 +5,7 @@ import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
 import { nextStage } from "./guards.js";
-import { emitRunEvent } from "./runEvents.js";
+import { runEvent } from "./runEvents.js";
 import { stepsRunStatuses } from "./runStateMachine.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
@@ -47,23 +47,34 @@ export class StageLauncher {
   }
 
   private async startStage(run: RunRecord, stageId: string, fresh: boolean): Promise<StageRunRecord> {
-    const { store } = this.deps;
-    const previous = (await store.listStageRuns(run.id)).filter((s) => s.stageId === stageId);
-    const attempt = Math.max(0, ...previous.map((s) => s.attempt)) + 1;
+    const stage = await this.deps.store.insertStageRun(await this.nextAttempt(run, stageId));
+    await this.startRecorded(run, stage, fresh);
+    return stage;
+  }
+
+  /** The stage run a start of this stage records: the attempt after its latest, with its planned steps. */
+  async nextAttempt(run: RunRecord, stageId: string): Promise<Pick<StageRunRecord, "runId" | "stageId" | "attempt" | "plannedSteps">> {
+    const previous = (await this.deps.store.listStageRuns(run.id)).filter((s) => s.stageId === stageId);
     const plan = planStage(this.deps.graph, run.request, stageId, this.deps.providerDefaults);
-    const stage = await store.insertStageRun({ runId: run.id, stageId, attempt, plannedSteps: plan.steps.length });
+    return { runId: run.id, stageId, attempt: Math.max(0, ...previous.map((s) => s.attempt)) + 1, plannedSteps: plan.steps.length };
+  }
+
+  /** Starts a stage run already recorded (by insertStageRun, or with a rollback's writes). */
+  async startRecorded(run: RunRecord, stage: StageRunRecord, fresh = false): Promise<void> {
     await this.createFlowRun(run, stage, fresh);
     await this.prepareStandby(run, stage);
-    return stage;
   }
 
   /** Gives the stage its flow run and announces the stage (before any of its steps can run). */
   async createFlowRun(run: RunRecord, stage: StageRunRecord, fresh = false): Promise<void> {
     const waiting = fresh ? null : await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage));
     const flowRunId = waiting ?? (await this.createFlowRunOnly(run, stage));
-    await this.deps.store.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId });
+    const started = await runEvent(this.deps.store, this.deps.graph, run, "stage.started", { stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
+    await this.deps.store.atomically(run.id, async (tx) => {
+      await tx.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId });
+      await tx.appendEvent(started);
+    });
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
-    await emitRunEvent(this.deps.store, this.deps.graph, run, "stage.started", { stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
   }
 
   private flowRunFor(run: RunRecord, stage: StageRunRecord) {

@@ -17,5 +17,6 @@ export function notifyingStore(store: Store, notifier: EventNotifier): Store {
     acceptOutput: after(store.acceptOutput.bind(store), (output) => output.runId),
     supersedeStages: after(store.supersedeStages.bind(store), (runId) => runId),
     appendEvent: after(store.appendEvent.bind(store), (event) => event.runId),
+    atomically: after(store.atomically.bind(store), (runId) => runId) as Store["atomically"],
   });
 }

@@ -43,6 +43,11 @@ export class SqlStore implements Store {
     await this.db.destroy();
   }
 
+  atomically<T>(runId: string, fn: (tx: Store) => Promise<T>): Promise<T> {
+    // Inside, every write joins the one transaction (which already holds the run's lock).
+    return this.writeTransaction(runId, (trx) => fn(new SqlStore(trx, (_lockKey, inner) => inner(trx), this.eventOrder)));
+  }
+
   async createRun(run: { id: string; request: RunRecord["request"]; idempotencyKey?: string }) {
     return this.writeTransaction(run.idempotencyKey ?? run.id, async (db) => {
       if (run.idempotencyKey) {

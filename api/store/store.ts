@@ -31,6 +31,11 @@ export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
 export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Runs `fn` with a store whose writes commit together or not at all, under the run's write lock: a
+   * state change with its event, a rollback's writes. `fn` must use only the store it is given.
+   */
+  atomically<T>(runId: string, fn: (tx: Store) => Promise<T>): Promise<T>;
 
   createRun(run: { id: string; request: RunRequest; idempotencyKey?: string }): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;

@@ -41,6 +41,27 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect(await store.getRun(run.id)).toMatchObject({ status: "running", currentStageId: "idea_intake" });
     });
 
+    it("commits a change with its event, or neither when something fails in between", async () => {
+      const run = await newRun();
+      await store.atomically(run.id, async (tx) => {
+        expect(await tx.updateRun(run.id, ["queued"], { status: "running" })).toBe(true);
+        await tx.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+        await tx.appendEvent({ runId: run.id, type: "run.started", status: "running", percent: 0 });
+      });
+      const crash = store.atomically(run.id, async (tx) => {
+        await tx.updateRun(run.id, ["running"], { status: "paused" });
+        await tx.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+        await tx.appendEvent({ runId: run.id, type: "run.paused", status: "paused", percent: 0 });
+        throw new Error("the gateway died here");
+      });
+      await expect(crash).rejects.toThrow("the gateway died here");
+      expect((await store.getRun(run.id))?.status).toBe("running");
+      expect((await store.listStageRuns(run.id)).map((s) => [s.attempt, s.status])).toEqual([[1, "scheduled"]]);
+      expect((await store.listEvents(run.id)).map((e) => e.type)).toEqual(["run.queued", "run.started"]);
+      // The store is usable at once after a transaction that failed.
+      expect(await store.updateRun(run.id, ["running"], { status: "paused" })).toBe(true);
+    });
+
     it("accepts one output per step: a duplicate returns the first, versions never overwrite", async () => {
       const run = await newRun();
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });

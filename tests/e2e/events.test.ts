@@ -68,6 +68,28 @@ describe("progress events over Server-Sent Events", () => {
     expect(metrics).toMatch(/quire_step_latency_seconds_count\{provider="mock",stage="idea_intake"\} [1-9]/);
   });
 
+  it("gives a /events client a resume point before its first event, so a reconnect in between misses nothing", async () => {
+    const category = `gap-${Date.now()}`;
+    const first = openSse(`${gatewayUrl()}/events?category=${category}`);
+    await eventually("the stream's opening id", async () => first.lastId !== null);
+    expect(first.messages).toHaveLength(0);
+    await first.close();
+    // While the client is away, a run of its category starts and ends.
+    const body = helloWorld(`gap ${Date.now()}`);
+    const { body: submitted } = await call("/orchestrator/run", { body: { ...body, idea: { ...body.idea, category }, stages: ["idea_intake"] } });
+    await waitForRun(submitted.runId);
+    const again = openSse(`${gatewayUrl()}/events?category=${category}`, { lastEventId: Number(first.lastId) });
+    await eventually("run.completed after the reconnect", async () => again.messages.some((m) => m.data.type === "run.completed"));
+    await again.close();
+    const stored = (await call(`/orchestrator/runs/${submitted.runId}/events`)).body.events;
+    expect(again.messages.map((m) => m.data.seq)).toEqual(stored.map((e: any) => e.seq));
+    // 0 means "from the very first event", on the stream as in JSON.
+    const fromStart = openSse(`${gatewayUrl()}/events?category=${category}`, { lastEventId: 0 });
+    await eventually("the whole category replayed", async () => fromStart.messages.some((m) => m.data.type === "run.completed"));
+    await fromStart.close();
+    expect(fromStart.messages[0]?.data.type).toBe("run.queued");
+  });
+
   it("exports the event contract as JSON Schema in docs/", () => {
     const schema = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../docs/events.schema.json"), "utf8"));
     expect(schema.properties.type.enum).toContain("run.rolled_back");

@@ -132,6 +132,31 @@ describe("faults on the real stack", () => {
     await eventually("healthy again", async () => (await call("/health")).status === 200);
   });
 
+  it("finishes a rollback that Redis cut short: the rolled-back stage runs again once Redis is back, not the paused one", async () => {
+    const { runId, flowRun } = await pausedMidStructure("rollback-without-redis");
+    await stackControl("kill", "redis");
+    try {
+      // The status, the superseded outputs and the new attempt are written before Redis is needed.
+      const res = await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "idea_intake" } });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain("is running now");
+    } finally {
+      await stackControl("restart", "redis");
+    }
+    const done = await waitForRun(runId);
+    expect(done.status, done.error).toBe("completed");
+    expect(done.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([
+      ["idea_intake", 1, "completed"],
+      ["structure", 1, "superseded"],
+      ["idea_intake", 2, "completed"],
+      ["structure", 2, "completed"],
+    ]);
+    const outputs = await outputsOf(runId, true);
+    expect(outputs.filter((o) => o.stepId === "IDEA").map((o) => o.status)).toEqual(["superseded", "accepted"]);
+    // The paused attempt's flow run is not left suspended in Prefect: the orphan sweep ends it.
+    await eventually("the old flow run ended", async () => (await prefect().readFlowRun(flowRun.id)).stateType === "CANCELLED", 60_000);
+  });
+
   it("survives a Prefect server that is down for seconds mid-run: no step asked twice, no task run left Running", async () => {
     const runId = await submit(`prefect-restart ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });

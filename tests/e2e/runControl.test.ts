@@ -95,6 +95,9 @@ describe("manual mode, guards and the structure loop", () => {
       expect((await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" })).status).toBe(200);
     }
     expect((await waitForRun(runId)).status).toBe("completed");
+    // Each advance is reported (run.resumed) before the stage it starts.
+    const types = (await events(runId)).filter((e) => ["run.paused", "run.resumed", "stage.started"].includes(e.type)).map((e) => e.type);
+    expect(types).toEqual(["stage.started", "run.paused", "run.resumed", "stage.started", "run.paused", "run.resumed", "stage.started"]);
   });
 });
 

@@ -8,11 +8,13 @@ export function openSse(url: string, opts: { lastEventId?: number } = {}) {
   const controller = new AbortController();
   const messages: SseMessage[] = [];
   const comments: string[] = [];
+  // The id the client would reconnect with (EventSource's lastEventId): set by any block with an id line.
+  const state = { lastId: null as string | null };
   let resolveOpen: () => void = () => {};
   const opened = new Promise<void>((r) => (resolveOpen = r));
   const done = (async () => {
     const res = await fetch(url, {
-      headers: { accept: "text/event-stream", ...(opts.lastEventId ? { "last-event-id": String(opts.lastEventId) } : {}) },
+      headers: { accept: "text/event-stream", ...(opts.lastEventId !== undefined ? { "last-event-id": String(opts.lastEventId) } : {}) },
       signal: controller.signal,
     });
     if (!res.ok || !res.body) throw new Error(`SSE ${url} answered ${res.status}`);
@@ -33,6 +35,7 @@ export function openSse(url: string, opts: { lastEventId?: number } = {}) {
             else if (line.startsWith("id: ")) id = line.slice(4);
             else if (line.startsWith("data: ")) data.push(line.slice(6));
           }
+          if (id !== null) state.lastId = id;
           if (data.length) messages.push({ id, data: JSON.parse(data.join("\n")) });
         }
       }
@@ -43,6 +46,9 @@ export function openSse(url: string, opts: { lastEventId?: number } = {}) {
   return {
     messages,
     comments,
+    get lastId() {
+      return state.lastId;
+    },
     opened,
     close: async () => {
       controller.abort();

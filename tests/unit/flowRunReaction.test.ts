@@ -78,7 +78,7 @@ describe("reactToFlowRun: what an operator did in the Prefect UI", () => {
   });
 
   it("resumes a flow run that suspended itself for a hold a resume had already released, instead of pausing the run", () => {
-    expect(react({ state: "PAUSED", runStatus: "running", pausedByHold: true })).toBe("resumeFlowRun");
+    expect(react({ state: "PAUSED", runStatus: "running", pausedByHold: true })).toBe("releaseHold resumeFlowRun");
     expect(react({ state: "PAUSED", runStatus: "pausing", pausedByHold: true })).toBe("markStage:paused setRun:paused"); // the pause stands
     expect(react({ state: "PAUSED", runStatus: "running", pausedByHold: false })).toBe("markStage:paused setRun:paused"); // an operator's Suspend
   });

@@ -62,7 +62,8 @@ describe("resume", () => {
     expect(decide(facts({ status: "paused" }), { type: "resume" })).toEqual({
       ok: true,
       status: "running",
-      effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }, { type: "emit", event: "run.resumed" }],
+      event: "run.resumed",
+      effects: [{ type: "releaseHold" }, { type: "resumeFlowRun" }],
     });
   });
   it("starts the next stage from a boundary when its guard passes", () => {
@@ -75,13 +76,14 @@ describe("resume", () => {
     expect(decide(facts({ status: "failed", flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "failed" } }), { type: "resume" })).toMatchObject({
       ok: true,
       status: "running",
-      effects: [{ type: "startStage", stageId: "structure", reuseOutputs: true }, { type: "emit", event: "run.resumed" }],
+      event: "run.resumed",
+      effects: [{ type: "startStage", stageId: "structure", reuseOutputs: true }],
     });
   });
   it("starts a stage whose flow run ended while paused again, but not one whose flow run finished it (the driver records its end)", () => {
     const paused = { status: "paused" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "running" as const } };
     expect(decide(facts(paused), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "structure", reuseOutputs: true }]) });
-    expect(decide(facts({ ...paused, flowRunCompleted: true }), { type: "resume" })).toEqual({ ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "emit", event: "run.resumed" }] });
+    expect(decide(facts({ ...paused, flowRunCompleted: true }), { type: "resume" })).toEqual({ ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }] });
   });
   it("puts a run paused before its first stage back in the queue", () => {
     expect(decide(facts({ status: "paused", currentStage: null, flowRunActive: false }), { type: "resume" })).toMatchObject({ ok: true, status: "queued" });
@@ -93,7 +95,7 @@ describe("cancel", () => {
     expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
   });
   it("cancels at once when nothing runs, ending a stage run no flow run will report on", () => {
-    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }, { type: "emit", event: "run.cancelled" }] });
+    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }] });
   });
   it("refuses a completed run", () => {
     expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "cancel" })).toMatchObject({ ok: false });
@@ -117,14 +119,14 @@ describe("advance", () => {
 });
 
 describe("rollback", () => {
-  it("supersedes from the stage and starts it again without reusing outputs", () => {
+  it("supersedes from the stage with the status (one write) and starts it again without reusing outputs", () => {
     expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "rollback", toStage: "idea_intake" })).toEqual({
       ok: true,
       status: "running",
+      event: "run.rolled_back",
+      rollBackTo: "idea_intake",
       effects: [
         { type: "releaseHold" },
-        { type: "supersedeFrom", stageId: "idea_intake" },
-        { type: "emit", event: "run.rolled_back", data: { toStage: "idea_intake" } },
         { type: "startStage", stageId: "idea_intake", reuseOutputs: false },
       ],
     });
@@ -132,7 +134,7 @@ describe("rollback", () => {
   it("cancels the suspended flow run of a stage paused mid-way before starting the new attempt", () => {
     const pausedMidStage = facts({ status: "paused", currentStage: { stageId: "structure", attempt: 1, status: "paused" }, flowRunActive: true });
     const decision = decide(pausedMidStage, { type: "rollback", toStage: "idea_intake" });
-    expect(decision.ok && decision.effects.map((e) => e.type)).toEqual(["releaseHold", "cancelFlowRun", "supersedeFrom", "emit", "startStage"]);
+    expect(decision.ok && decision.effects.map((e) => e.type)).toEqual(["releaseHold", "cancelFlowRun", "startStage"]);
   });
   it("refuses a stage outside the run, or one that has not run", () => {
     expect(decide(facts({ status: "completed" }), { type: "rollback", toStage: "writing" })).toMatchObject({ ok: false, reason: "stage writing is not part of this run" });
