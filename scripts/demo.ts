@@ -11,6 +11,9 @@ import type { EventRecord, StageRunRecord } from "../api/store/records.js";
 const root = resolve(import.meta.dirname, "..");
 const keep = process.argv.includes("--keep");
 const terminal = new Set(["completed", "failed", "cancelled"]);
+// A mock book takes seconds, and a real provider's step sends a heartbeat event every 10 s: this long
+// without any new event means something is stuck (e.g. no Prefect worker takes the flow runs).
+const stuckAfterMs = 5 * 60_000;
 
 interface RunView {
   status: string;
@@ -23,9 +26,9 @@ interface RunView {
   stages: (StageRunRecord & { completedSteps: number; prefectUrl: string | null })[];
 }
 
-await runInForeground(defaultStackOptions(root), async (stack) => {
+await runInForeground(() => defaultStackOptions(root), async (stack) => {
   const api = async <T>(path: string, init?: RequestInit): Promise<T> => {
-    const res = await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json", ...stack.gatewayHeaders } });
+    const res = await fetch(`${stack.gatewayUrl}${path}`, { ...init, headers: { "content-type": "application/json", ...stack.gatewayHeaders }, signal: AbortSignal.timeout(30_000) });
     if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
     return (await res.json()) as T;
   };
@@ -39,7 +42,14 @@ await runInForeground(defaultStackOptions(root), async (stack) => {
   const bookBar = bars.create(0, 0, { label: "book ".padEnd(24), detail: "" });
   const stageBar = bars.create(1, 0, { label: "stage".padEnd(24), detail: "" });
   let view: RunView;
+  let lastSeq = 0;
+  let lastProgressAt = Date.now();
+  let lastEvent = "none yet";
+  let stuck = false;
   for (;;) {
+    const fresh = (await api<{ events: EventRecord[] }>(`/orchestrator/runs/${runId}/events?lastEventId=${lastSeq}`)).events;
+    const newest = fresh.at(-1);
+    if (newest) [lastSeq, lastProgressAt, lastEvent] = [newest.seq, Date.now(), `${newest.type}${newest.stepId ? ` ${newest.stepId}` : ""}`];
     view = await api<RunView>(`/orchestrator/runs/${runId}`);
     bookBar.setTotal(view.plannedSteps);
     bookBar.update(view.completedSteps, { label: "book".padEnd(24), detail: `${view.percent}% ${view.status}` });
@@ -50,9 +60,21 @@ await runInForeground(defaultStackOptions(root), async (stack) => {
       stageBar.update(current.completedSteps, { label: stage.name.padEnd(24), detail: view.currentStep ? `step ${view.currentStep}` : current.status });
     }
     if (terminal.has(view.status)) break;
+    if (view.status === "paused") lastProgressAt = Date.now(); // paused by hand (UI or API): waits for a resume
+    if (Date.now() - lastProgressAt > stuckAfterMs) {
+      stuck = true;
+      break;
+    }
     await new Promise((r) => setTimeout(r, 300));
   }
   bars.stop();
+  if (stuck) {
+    console.error(`\nthe book made no progress for ${stuckAfterMs / 60_000} minutes (no new event; the last: ${lastEvent}); giving up.
+  run:  ${stack.gatewayUrl}/orchestrator/runs/${runId}
+  logs: ${stack.home}/logs/ (prefect-worker-1.log, agent-worker-1.log, gateway.log)`);
+    process.exitCode = 1;
+    return keep ? "keep" : "stop";
+  }
   const wallMs = Date.now() - submittedAt;
   const { events } = await api<{ events: EventRecord[] }>(`/orchestrator/runs/${runId}/events`);
   console.log(`\nrun ${runId} ${view.status} in ${(wallMs / 1000).toFixed(1)} s${view.error ? `: ${view.error}` : ""}\n`);

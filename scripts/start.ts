@@ -4,7 +4,7 @@ import { defaultStackOptions } from "./stack/defaultStackOptions.js";
 import { runInForeground } from "./stack/runInForeground.js";
 
 const root = resolve(import.meta.dirname, "..");
-await runInForeground(defaultStackOptions(root), async (stack) => {
+await runInForeground(() => defaultStackOptions(root), async (stack) => {
   console.log(`
 Quire is running. Ctrl-C stops everything.
   gateway:    ${stack.gatewayUrl}   (API: ${stack.gatewayUrl}/openapi.json, health: ${stack.gatewayUrl}/health)

@@ -1,8 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { ManagedProcess } from "./managedProcess.js";
+import { claimLock, releaseLock, StackAlreadyRunning } from "./stackLock.js";
 import { httpOk, portInUse, waitFor } from "./waitFor.js";
+
+export { StackAlreadyRunning } from "./stackLock.js";
 
 export interface StackOptions {
   root: string;
@@ -20,8 +23,6 @@ export interface StackOptions {
   say?: (msg: string) => void;
 }
 
-export class StackAlreadyRunning extends Error {}
-
 /**
  * The whole stack, real from top to bottom: Redis, Prefect server, the work pool and the run-stage
  * deployment, Prefect worker(s), the gateway and agent worker(s). `stop()` may be called at any time,
@@ -38,6 +39,10 @@ export class Stack {
   readonly home: string;
   readonly processes = new Map<string, ManagedProcess>();
   private readonly readiness = new Map<string, () => Promise<void>>();
+  /** Stop order: a higher tier stops first, the processes of one tier together (see stop()). */
+  private readonly stopTiers = new Map<string, number>();
+  /** The first process that exited on its own while the stack was starting: that start fails, naming it. */
+  private startupExit?: string;
   private readonly starting = new Set<string>();
   private started = false;
   private readonly killAll = () => this.processes.forEach((p) => p.killNow());
@@ -60,7 +65,7 @@ export class Stack {
     const say = this.opts.say ?? (() => {});
     const { root, home, ports } = this.opts;
     mkdirSync(home, { recursive: true });
-    claimLock(home, ports);
+    claimLock(home, ports, say);
     this.locked = true;
     process.once("exit", this.killAll);
     const bin = (name: string) => join(root, ".venv", "bin", name);
@@ -95,8 +100,8 @@ export class Stack {
         mkdirSync(join(home, "redis"), { recursive: true });
         // Append-only file with fsync every second: a restarted Redis keeps its queued jobs.
         const args = ["--port", String(ports.redis), "--bind", "127.0.0.1", "--dir", join(home, "redis"), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""];
-        const redis = this.define("redis", "redis-server", args, {}, (p) =>
-          waitFor("redis", async () => (await execa("redis-cli", ["-p", String(ports.redis), "ping"], { reject: false })).stdout === "PONG", { timeoutMs: 20_000, failFast: failFast(p) }),
+        const redis = this.define("redis", STOP_TIER.redis, "redis-server", args, {}, (p) =>
+          waitFor("redis", async () => (await execa("redis-cli", ["-p", String(ports.redis), "ping"], { reject: false })).stdout === "PONG", { timeoutMs: 20_000, failFast: this.failFast(p) }),
         );
         say(`starting Redis on ${ports.redis}`);
         waits.push(this.launch(redis));
@@ -104,8 +109,8 @@ export class Stack {
       // What `prefect server start` runs, minus its port check: that check binds without SO_REUSEADDR,
       // so after a crash it refuses the port for a minute (connections in TIME_WAIT); uvicorn does not.
       const serverArgs = ["-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", String(ports.prefect), "--timeout-keep-alive", "5"];
-      const server = this.define("prefect-server", bin("python"), serverArgs, prefectEnv, (p) =>
-        waitFor("Prefect server", () => httpOk(`${this.prefectApiUrl}/health`), { timeoutMs: 120_000, intervalMs: 500, failFast: failFast(p) }),
+      const server = this.define("prefect-server", STOP_TIER.prefectServer, bin("python"), serverArgs, prefectEnv, (p) =>
+        waitFor("Prefect server", () => httpOk(`${this.prefectApiUrl}/health`), { timeoutMs: 120_000, intervalMs: 500, failFast: this.failFast(p) }),
       );
       say(`starting Prefect server on ${ports.prefect} (home ${prefectEnv.PREFECT_HOME})`);
       waits.push(this.launch(server));
@@ -121,24 +126,25 @@ export class Stack {
           this.opts.prefectWorkerKind === "process"
             ? [bin("prefect"), ["worker", "start", "--pool", "quire", "--type", "process", "--name", workerName]]
             : [bin("python"), [join(root, "prefect-flows", "warm_worker.py"), "--pool", "quire", "--name", workerName]];
-        await this.launch(this.define(name, command, args, prefectEnv));
+        await this.launch(this.define(name, STOP_TIER.prefectWorkers, command, args, prefectEnv));
       }
       const nodeArgs = (entry: string) => ["--import", "tsx", join(root, entry)];
       say(`starting the gateway on ${ports.gateway}`);
-      await this.launch(this.define("gateway", process.execPath, nodeArgs("api/main.ts"), quireEnv, (p) => waitFor("gateway", () => httpOk(`${this.gatewayUrl}/openapi.json`), { timeoutMs: 60_000, failFast: failFast(p) })));
+      await this.launch(this.define("gateway", STOP_TIER.clients, process.execPath, nodeArgs("api/main.ts"), quireEnv, (p) => waitFor("gateway", () => httpOk(`${this.gatewayUrl}/openapi.json`), { timeoutMs: 60_000, failFast: this.failFast(p) })));
       for (const [i, port] of (this.opts.extraGatewayPorts ?? []).entries()) {
         const url = `http://127.0.0.1:${port}`;
-        await this.launch(this.define(`gateway-${i + 2}`, process.execPath, nodeArgs("api/main.ts"), { ...quireEnv, QUIRE_PORT: String(port) }, (p) => waitFor(`gateway-${i + 2}`, () => httpOk(`${url}/openapi.json`), { timeoutMs: 60_000, failFast: failFast(p) })));
+        await this.launch(this.define(`gateway-${i + 2}`, STOP_TIER.clients, process.execPath, nodeArgs("api/main.ts"), { ...quireEnv, QUIRE_PORT: String(port) }, (p) => waitFor(`gateway-${i + 2}`, () => httpOk(`${url}/openapi.json`), { timeoutMs: 60_000, failFast: this.failFast(p) })));
       }
       for (let i = 1; i <= (this.opts.agentWorkers ?? 1); i++) {
-        await this.launch(this.define(`agent-worker-${i}`, process.execPath, nodeArgs("workers/main.ts"), quireEnv));
+        await this.launch(this.define(`agent-worker-${i}`, STOP_TIER.clients, process.execPath, nodeArgs("workers/main.ts"), quireEnv));
       }
       const deployed = await deploy;
       if (deployed.exitCode !== 0) throw new Error(`prefect deploy failed:\n${deployed.all?.slice(-3000)}`);
       say("waiting for /health (Prefect, Redis, store, agent workers)");
-      const gateway = this.processes.get("gateway")!;
-      await waitFor("stack health", () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: failFast(gateway) });
+      // The last answer (a 503 names the failing check) is in the timeout's message.
+      await waitFor(`stack health (logs in ${join(home, "logs")})`, () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: this.failFast() });
       if (this.stopped) throw new Error("the stack was stopped while starting");
+      if (this.startupExit) throw new Error(this.startupExit);
       this.started = true;
     } catch (err) {
       await this.stop();
@@ -157,17 +163,24 @@ export class Stack {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    // Reverse order of start: clients first, then the services they talk to.
-    for (const p of [...this.processes.values()].reverse()) await p.stop();
+    // Clients first, then the services they talk to; one tier at a time, its processes together.
+    const tiers = [...new Set(this.stopTiers.values())].sort((a, b) => b - a);
+    for (const tier of tiers) {
+      const group = [...this.processes.values()].filter((p) => this.stopTiers.get(p.name) === tier && p.running);
+      if (!group.length) continue;
+      this.opts.say?.(`stopping ${group.map((p) => p.name).join(", ")} (SIGTERM; SIGKILL after 10 s)`);
+      await Promise.all(group.map((p) => p.stop()));
+    }
     if (this.locked) releaseLock(this.opts.home);
     this.locked = false;
     process.removeListener("exit", this.killAll);
   }
 
-  private define(name: string, command: string, args: string[], env: Record<string, string>, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
+  private define(name: string, stopTier: number, command: string, args: string[], env: Record<string, string>, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
     const p = new ManagedProcess(name, command, args, { cwd: this.opts.root, env, logDir: join(this.opts.home, "logs") });
     p.onExit((why) => this.supervise(p, why));
     this.processes.set(name, p);
+    this.stopTiers.set(name, stopTier);
     this.readiness.set(name, () => ready?.(p) ?? Promise.resolve());
     return p;
   }
@@ -187,47 +200,50 @@ export class Stack {
   /**
    * Once the stack is up, a process that exits on its own (crashed, killed, or a Prefect worker that
    * gave up while the server was away) is started again, after a short pause, like a process manager would.
+   * During start-up such an exit is a broken installation or setting: start() fails, naming it, instead
+   * of a stack that looks healthy without (say) its Prefect worker, which nothing else would notice.
    */
   private supervise(p: ManagedProcess, why: string): void {
-    if (this.stopped || !this.started) return;
+    if (this.stopped) return;
+    if (!this.started) {
+      this.startupExit ??= `${p.name} ${why} during start-up; see ${p.logFile}${logTail(p.logFile)}`;
+      return;
+    }
     this.opts.say?.(`${p.name} ${why}; starting it again`);
     setTimeout(() => {
       if (!this.stopped) this.launch(p).catch((err) => this.opts.say?.(`could not restart ${p.name}: ${(err as Error).message}`));
     }, 1000);
   }
+
+  /** For waitFor: a process that exited during start-up, or `p` (also when restarted later) not running. */
+  private failFast(p?: ManagedProcess): () => string | undefined {
+    return () => this.startupExit ?? (!p || p.running ? undefined : `${p.name} ${p.exitDescription || "stopped"}; see ${p.logFile}`);
+  }
 }
 
-const failFast = (p: ManagedProcess) => () => (p.running ? undefined : `${p.name} ${p.exitDescription || "stopped"}; see ${p.logFile}`);
+/**
+ * Who talks to whom decides the stop order. Gateways and agent workers first: no gateway may see the
+ * Prefect workers' flow runs end as they stop and start new attempts. Then the Prefect workers, which report
+ * their flow runs Crashed to the Prefect server while their flow processes write their last words to Redis.
+ * Then the Prefect server, and Redis last.
+ */
+const STOP_TIER = { clients: 3, prefectWorkers: 2, prefectServer: 1, redis: 0 } as const;
+
+/** The last lines of a log, for a start-up failure's message. */
+function logTail(file: string, lines = 8): string {
+  try {
+    const tail = readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines);
+    return tail.length && tail[0] ? `; its last lines:\n    ${tail.join("\n    ")}` : "";
+  } catch {
+    return "";
+  }
+}
 
 async function ensureWorkPool(prefect: string, apiUrl: string, env: Record<string, string>, cwd: string) {
   const res = await fetch(`${apiUrl}/work_pools/quire`);
   if (res.ok) return;
   const created = await execa(prefect, ["work-pool", "create", "quire", "--type", "process"], { cwd, env, reject: false, all: true });
   if (created.exitCode !== 0 && !/already exists/i.test(created.all ?? "")) throw new Error(`could not create work pool quire:\n${created.all}`);
-}
-
-function claimLock(home: string, ports: StackOptions["ports"]) {
-  const lock = join(home, "stack.json");
-  if (existsSync(lock)) {
-    const { pid, gatewayPort } = JSON.parse(readFileSync(lock, "utf8")) as { pid: number; gatewayPort: number };
-    if (pidAlive(pid)) {
-      throw new StackAlreadyRunning(`a Quire stack is already running from ${home} (launcher pid ${pid}, gateway on port ${gatewayPort}); stop it with Ctrl-C there, or set QUIRE_HOME and the QUIRE_*_PORT variables to run a second one`);
-    }
-  }
-  writeFileSync(lock, JSON.stringify({ pid: process.pid, gatewayPort: ports.gateway, prefectPort: ports.prefect, redisPort: ports.redis }));
-}
-
-function releaseLock(home: string) {
-  rmSync(join(home, "stack.json"), { force: true });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Refuses ports that something else already listens on, naming the variable to change. */

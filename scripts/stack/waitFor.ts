@@ -1,12 +1,12 @@
 import { createConnection } from "node:net";
 
-/** Polls `probe` until it returns true or the deadline passes; `describe` explains a timeout. */
+/** Polls `probe` until it returns true or the deadline passes; a timeout names the probe's last error, `failFast` ends the wait at once. */
 export async function waitFor(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; failFast?: () => string | undefined }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let lastError = "";
   while (Date.now() < deadline) {
     const fatal = opts.failFast?.();
-    if (fatal) throw new Error(`${what}: ${fatal}`);
+    if (fatal) throw new Error(fatal); // names the process that stopped, not what we waited for
     try {
       if (await probe()) return;
     } catch (err) {
@@ -17,9 +17,12 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, opts:
   throw new Error(`${what}: not ready after ${Math.round(opts.timeoutMs / 1000)} s${lastError ? ` (last error: ${lastError})` : ""}`);
 }
 
+/** True on a 2xx; any other answer throws with its status and body (e.g. /health's 503 naming the failing check), which waitFor reports on timeout. */
 export async function httpOk(url: string): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  return res.ok;
+  if (res.ok) return true;
+  const body = (await res.text().catch(() => "")).trim().slice(0, 1000);
+  throw new Error(`${url} answered ${res.status}${body ? `: ${body}` : ""}`);
 }
 
 /** True when something already listens on the port. */

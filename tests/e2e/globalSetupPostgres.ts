@@ -6,7 +6,14 @@ import { startE2eStack } from "./globalSetup.js";
 export default async function setup(project: TestProject) {
   const postgres = await startPostgres();
   project.provide("databaseUrl", postgres.url);
-  const teardown = await startE2eStack(project, { DATABASE_URL: postgres.url });
+  let teardown: () => Promise<void>;
+  try {
+    teardown = await startE2eStack(project, { DATABASE_URL: postgres.url });
+  } catch (err) {
+    // No teardown runs for a set-up that failed: stop the server here, or it outlives the tests.
+    await postgres.stop();
+    throw err;
+  }
   return async () => {
     await teardown();
     await postgres.stop();

@@ -27,7 +27,13 @@ export default async function setup(project: TestProject) {
     env: { DATABASE_URL: postgres.url, QUIRE_POLL_MS: "300" },
     say: (msg) => console.log(`[scale stack] ${msg}`),
   });
-  await stack.start();
+  try {
+    await stack.start(); // stops what it started when it fails
+  } catch (err) {
+    // No teardown runs for a set-up that failed: stop the server here, or it outlives the tests.
+    await postgres.stop();
+    throw err;
+  }
   project.provide("gatewayUrls", [stack.gatewayUrl, `http://127.0.0.1:${secondGatewayPort}`]);
   project.provide("scalePrefectApiUrl", stack.prefectApiUrl);
   return async () => {
