@@ -15,7 +15,7 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
   };
 }
 
-/** Errors not raised as ours: express's body parser and Postgres's refusal of a NUL are client mistakes, Redis down a 503. */
+/** Errors not raised as ours: express's body parser and Postgres's refusal of a NUL or of a number out of range are client mistakes, Redis down a 503. */
 function toQuireError(err: unknown): QuireError | undefined {
   if (err instanceof QuireError) return err;
   const e = err as { type?: string; status?: number; message?: string; limit?: number; code?: unknown };
@@ -26,6 +26,8 @@ function toQuireError(err: unknown): QuireError | undefined {
   if (e?.code === "22021" || e?.code === "22P05") {
     return new InvalidInput("the request carries a NUL character (\\u0000), which cannot be stored");
   }
+  // Postgres: a number too large for its column (a client's import document, say).
+  if (e?.code === "22003") return new InvalidInput("a number in the request is too large to be stored");
   if (isRedisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
   return undefined;
 }

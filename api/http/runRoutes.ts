@@ -7,6 +7,7 @@ import type { RunService } from "../runs/runService.js";
 import { runView, type RunLinks } from "../runs/runView.js";
 import type { ProviderDefaults } from "../runs/stagePlan.js";
 import type { Store } from "../store/store.js";
+import type { AuditRecord } from "../store/records.js";
 import { AuditQuery, EmptyCommandBody, GlobalAuditQuery, HistoryQuery, RollbackBody, RunListQuery, RunSubmission } from "./schemas.js";
 import { validate } from "./validate.js";
 
@@ -69,7 +70,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   router.get("/orchestrator/runs/:id/audit", async (req, res) => {
     const filter = validate(AuditQuery, req.query, "query");
     const run = await runs.get(req.params.id);
-    res.json({ runId: run.id, entries: await store.listAudit({ ...filter, runId: run.id }) });
+    res.json({ runId: run.id, ...auditPage(await store.listAudit({ ...filter, runId: run.id }), filter.limit) });
   });
 
   router.get("/orchestrator/runs/:id/export", async (req, res) => {
@@ -86,7 +87,8 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   });
 
   router.get("/audit", async (req, res) => {
-    res.json({ entries: await store.listAudit(validate(GlobalAuditQuery, req.query, "query")) });
+    const filter = validate(GlobalAuditQuery, req.query, "query");
+    res.json(auditPage(await store.listAudit(filter), filter.limit));
   });
 
   // Commands: each answers 200 with the run as it is after the command, or 409 with the reason it is not allowed now.
@@ -109,4 +111,9 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   });
 
   return router;
+}
+
+/** A page of audit entries; a full page says where the next one starts (`?afterId=`). */
+function auditPage(entries: AuditRecord[], limit: number) {
+  return { entries, ...(entries.length === limit && entries.length > 0 ? { nextAfterId: entries.at(-1)!.id } : {}) };
 }

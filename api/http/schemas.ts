@@ -61,5 +61,7 @@ export const AuditQuery = z.strictObject({
   from: z.iso.datetime().optional(),
   to: z.iso.datetime().optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** The next page: entries after this id (the answer's `nextAfterId` when a page was full). */
+  afterId: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export const GlobalAuditQuery = AuditQuery.extend({ runId: z.string().optional() });

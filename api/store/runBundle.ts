@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProviderName } from "../config/stageGraphSchema.js";
+import { progressEventTypes } from "../events/progressEvent.js";
 import { auditOutcomes, runStatuses, stageRunStatuses } from "./records.js";
 
 /**
@@ -10,9 +11,12 @@ import { auditOutcomes, runStatuses, stageRunStatuses } from "./records.js";
  * importing store numbers its own rows under `run.id`.
  */
 const json = z.record(z.string(), z.unknown());
-const timestamp = z.string().min(1);
-const count = z.number().int().min(0);
-const ordinal = z.number().int().min(1);
+// Stored as UTC ISO text and compared as text (ordering, audit time ranges): any offset is made UTC here.
+const timestamp = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+// The columns are 32-bit integers: a larger number is the document's mistake (400), not the database's (500).
+const int32 = 2_147_483_647;
+const count = z.number().int().min(0).max(int32);
+const ordinal = z.number().int().min(1).max(int32);
 
 const Override = z.object({
   provider: ProviderName.optional(),
@@ -42,7 +46,8 @@ const BundledRun = z.object({
 const BundledStageRun = z.object({
   stageId: z.string(),
   attempt: ordinal,
-  flowRunId: z.string().nullable(),
+  // A Prefect flow run id; the driver reads it from this Prefect (a missing one reads as Failed).
+  flowRunId: z.uuid().nullable(),
   status: z.enum(stageRunStatuses),
   plannedSteps: count,
   createdAt: timestamp,
@@ -76,14 +81,14 @@ const BundledAudit = z.object({
   provider: z.string(),
   model: z.string(),
   temperature: z.number(),
-  maxTokens: z.number().int(),
+  maxTokens: count,
   request: z.unknown(),
   response: z.unknown(),
   outcome: z.enum(auditOutcomes),
   error: z.string().nullable(),
   inputTokens: count.nullable(),
   outputTokens: count.nullable(),
-  latencyMs: z.number().min(0),
+  latencyMs: z.number().min(0).max(int32),
   finishReason: z.string().nullable(),
   createdAt: timestamp,
 });
@@ -91,7 +96,7 @@ const BundledAudit = z.object({
 const BundledEvent = z.object({
   seq: ordinal,
   at: timestamp,
-  type: z.string().min(1),
+  type: z.enum(progressEventTypes),
   stageId: z.string().nullish(),
   stepId: z.string().nullish(),
   status: z.string().nullish(),

@@ -33,10 +33,14 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eve
       completed_at: run.completedAt ?? null,
     })
     .execute();
+  // A run's stage runs are ordered by when they were recorded: one "recorded" after now (the other
+  // machine's clock ahead) would stay the current one after a resume here records the next attempt.
+  const importedAt = new Date().toISOString();
   for (const s of bundle.stageRuns) {
+    const createdAt = s.createdAt < importedAt ? s.createdAt : importedAt;
     await db
       .insertInto("stage_runs")
-      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
+      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
       .execute();
   }
   for (const o of bundle.outputs) {
@@ -53,6 +57,15 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eve
     await db
       .insertInto("events")
       .values({ run_id: run.id, seq: e.seq, type: e.type, stage_id: e.stageId ?? null, step_id: e.stepId ?? null, status: e.status ?? null, percent: e.percent, data: e.data ? JSON.stringify(e.data) : null, at: e.at })
+      .execute();
+  }
+  if (unfinished) {
+    // The stream says what the run's status says: it is failed here, with the reason.
+    const last = bundle.events.reduce((max, e) => (e.seq > max.seq ? e : max), { seq: 0, percent: 0 });
+    const reason = `imported while ${run.status}; POST .../resume continues it here`;
+    await db
+      .insertInto("events")
+      .values({ run_id: run.id, seq: last.seq + 1, type: "run.failed", stage_id: null, step_id: null, status: "failed", percent: last.percent, data: JSON.stringify({ reason, by: "gateway" }), at: importedAt })
       .execute();
   }
 }

@@ -2,6 +2,7 @@ import { type Kysely, sql } from "kysely";
 import { openStageRunStatuses, type AuditRecord, type EventRecord, type RunRecord, type StageRunRecord, type StageRunStatus, type StepKey, type StepOutputRecord } from "./records.js";
 import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { RunBundle } from "./runBundle.js";
+import { exportRunFrom } from "./runExport.js";
 import { importRunRows } from "./runImport.js";
 import { acceptedOutputQuery, appendEventIn, insertAudit, lateResultReason } from "./writeStatements.js";
 import type { Database } from "./schema.js";
@@ -256,6 +257,7 @@ export class SqlStore implements Store {
     if (filter.stageId) q = q.where("stage_id", "=", filter.stageId);
     if (filter.stepId) q = q.where("step_id", "=", filter.stepId);
     if (filter.provider) q = q.where("provider", "=", filter.provider);
+    if (filter.afterId) q = q.where("id", ">", filter.afterId);
     // Stored as ISO text with milliseconds: a bound without them ("...T12:00:05Z") compares as text
     // after "...T12:00:05.389Z", so it is written the same way first.
     if (filter.from) q = q.where("created_at", ">=", new Date(filter.from).toISOString());
@@ -284,10 +286,8 @@ export class SqlStore implements Store {
   }
 
   async exportRun(runId: string): Promise<RunBundle | null> {
-    const run = await this.getRun(runId);
-    if (!run) return null;
-    const [stageRuns, outputs, audit, events] = await Promise.all([this.listStageRuns(runId), this.listOutputs(runId, { history: true }), this.listAudit({ runId }), this.listEvents(runId)]);
-    return { format: "quire-run/1", exportedAt: new Date().toISOString(), run, stageRuns, outputs, audit, events };
+    // Under the run's lock, in one transaction: no output without its event, whatever a worker writes meanwhile.
+    return this.atomically(runId, (tx) => exportRunFrom(tx, runId));
   }
 
   async importRun(bundle: RunBundle): Promise<boolean> {

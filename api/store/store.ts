@@ -21,6 +21,8 @@ export interface AuditFilter {
   from?: string;
   to?: string;
   limit?: number;
+  /** Entries with an id above this one (the next page). */
+  afterId?: number;
 }
 export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
 

@@ -6,6 +6,7 @@ import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, openSqliteStore } from "../../api/store/openStore.js";
+import { RunBundle } from "../../api/store/runBundle.js";
 import type { RunRequest } from "../../api/store/records.js";
 import type { Store } from "../../api/store/store.js";
 import { startPostgres, type PostgresServer } from "../fixtures/postgresServer.js";
@@ -248,14 +249,27 @@ describe("moving a run to another installation", () => {
       const bundle = (await from.exportRun(run.id))!;
       expect(JSON.parse(JSON.stringify(bundle)).format).toBe("quire-run/1");
 
-      expect(await to.importRun(JSON.parse(JSON.stringify(bundle)))).toBe(true);
-      expect(await to.importRun(JSON.parse(JSON.stringify(bundle)))).toBe(false);
+      // As POST /orchestrator/import reads it: through the document's schema.
+      const document = () => RunBundle.parse(JSON.parse(JSON.stringify(bundle)));
+      expect(await to.importRun(document())).toBe(true);
+      expect(await to.importRun(document())).toBe(false);
       const imported = (await to.getRun(run.id))!;
       expect(imported).toMatchObject({ status: "failed", error: expect.stringContaining("imported while running") });
       expect((await to.listOutputs(run.id, { history: true })).map((o) => [o.stepId, o.version, o.content])).toEqual([["IDEA", 1, { heading: "h", body: "b" }]]);
       expect((await to.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["accepted"]);
-      expect((await to.listEvents(run.id)).map((e) => [e.seq, e.type])).toEqual((await from.listEvents(run.id)).map((e) => [e.seq, e.type]));
+      // Its stream ends as its status says: failed, with the reason.
+      const sent = (await from.listEvents(run.id)).map((e) => [e.seq, e.type]);
+      expect((await to.listEvents(run.id)).map((e) => [e.seq, e.type])).toEqual([...sent, [sent.length + 1, "run.failed"]]);
+      expect((await to.listEvents(run.id)).at(-1)?.data).toMatchObject({ reason: expect.stringContaining("imported while running") });
       expect((await to.listStageRuns(run.id)).map((s) => [s.stageId, s.attempt, s.status])).toEqual([["idea_intake", 1, "failed"]]);
+
+      // From a machine whose clock ran ahead: the attempt recorded here next is still the current one.
+      const ahead = document();
+      ahead.run.id = randomUUID();
+      ahead.stageRuns[0]!.createdAt = new Date(Date.now() + 86_400_000).toISOString();
+      expect(await to.importRun(ahead)).toBe(true);
+      await to.insertStageRun({ runId: ahead.run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+      expect((await to.listStageRuns(ahead.run.id)).at(-1)?.attempt).toBe(2);
     } finally {
       await from.close();
       await to.close();
