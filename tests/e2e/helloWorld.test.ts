@@ -48,6 +48,16 @@ describe("the hello-world book on the real stack", () => {
       expect(entry.request.prompt).toContain(premise);
       expect(entry.inputTokens).toBeGreaterThan(0);
     }
+    expect(body.nextAfterId).toBeUndefined();
+    // Page by page: a full page says where the next starts; the pages hold every entry once, in order.
+    const paged: number[] = [];
+    let after: number | undefined;
+    do {
+      const page = (await call(`/orchestrator/runs/${runId}/audit?limit=10${after ? `&afterId=${after}` : ""}`)).body;
+      paged.push(...page.entries.map((e: any) => e.id));
+      after = page.nextAfterId;
+    } while (after);
+    expect(paged).toEqual(body.entries.map((e: any) => e.id));
   });
 
   it("holds in Prefect seven completed flow runs tagged with the run, each with its steps as task runs", async () => {
