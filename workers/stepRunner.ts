@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { StageGraph } from "../api/config/stageGraph.js";
 import { percentComplete, plannedStepIds } from "../api/runs/progress.js";
+import { appendRunEvent } from "../api/runs/runEvents.js";
 import { isLastStepOfStage } from "../api/runs/stageSteps.js";
 import { withSpan } from "../api/tracing.js";
 import type { Store } from "../api/store/store.js";
@@ -66,8 +67,9 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   if (stoppedStatuses.has(run.status)) throw new PermanentStepError(`run ${job.runId} is ${run.status}; step ${job.stepId} is not run`);
 
   const planned = plannedStepIds(deps.graph, run.request.stages);
-  const percentNow = async () => percentComplete(planned, (await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId));
-  await store.appendEvent({ runId: job.runId, type: "step.started", stageId: job.stageId, stepId: job.stepId, status: "running", percent: await percentNow(), data: { iteration: job.iteration, try: job.try, provider: job.provider, worker: workerId } });
+  const stepEvent = (type: string, status: string, data: Record<string, unknown>) =>
+    store.atomically(job.runId, (tx) => appendRunEvent(tx, deps.graph, run, { type, stageId: job.stageId, stepId: job.stepId, status, data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } }));
+  await stepEvent("step.started", "running", { worker: workerId });
 
   const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
   const { system, prompt } = buildStepPrompt(job, run.request.idea, inputs);
@@ -94,10 +96,12 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   };
 
   const started = performance.now();
-  const stepEvent = async (type: string, status: string, data: Record<string, unknown>) =>
-    store.appendEvent({ runId: job.runId, type, stageId: job.stageId, stepId: job.stepId, status, percent: await percentNow(), data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } });
   // While a provider call runs, a heartbeat event shows the step is alive (BullMQ renews the job's lock too).
-  const heartbeat = setInterval(() => void stepEvent("step.heartbeat", "running", { elapsedMs: Math.round(performance.now() - started) }).catch(() => undefined), deps.heartbeatMs ?? 10_000);
+  // One still being written when the call ends is waited for, so no heartbeat follows the step's end.
+  let beating: Promise<unknown> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    beating = stepEvent("step.heartbeat", "running", { elapsedMs: Math.round(performance.now() - started) }).catch(() => undefined);
+  }, deps.heartbeatMs ?? 10_000);
   const secrets = await deps.providers.secrets();
   let response!: GenerateResponse;
   let content!: StepOutputContent;
@@ -138,6 +142,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     }
   } finally {
     clearInterval(heartbeat);
+    await beating;
   }
   const usage = usageOf(response);
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);

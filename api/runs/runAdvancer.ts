@@ -8,7 +8,7 @@ import type { FlowRunLiveness } from "./flowRunLiveness.js";
 import { isHoldPauseKey, type HoldFlags } from "./holdFlags.js";
 import { resumeFlowRun } from "./flowRunResume.js";
 import type { FlowLeases } from "./flowLeases.js";
-import { runEvent, updateRunWithEvent, type RunEventFields } from "./runEvents.js";
+import { appendRunEvent, updateRunWithEvent, type RunEventFields } from "./runEvents.js";
 import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
@@ -167,10 +167,9 @@ export class RunAdvancer {
   }
 
   private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
-    const completed = await runEvent(this.deps.store, this.deps.graph, run, "stage.completed", { stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
     await this.deps.store.atomically(run.id, async (tx) => {
       await tx.updateStageRun(stageKey(stage), { status: "completed", startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt });
-      await tx.appendEvent(completed);
+      await appendRunEvent(tx, this.deps.graph, run, { type: "stage.completed", stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
     });
     return this.afterStage(run, { ...stage, status: "completed" });
   }
@@ -217,8 +216,7 @@ export class RunAdvancer {
   /** Changes the run only if it is still in one of `from`, with its event (one transaction); false if it moved on. */
   private async transition(run: RunRecord, from: RunStatus[], patch: Parameters<Store["updateRun"]>[2], event?: string, fields: RunEventFields = {}): Promise<boolean> {
     const { store, graph } = this.deps;
-    const written = event ? await runEvent(store, graph, run, event, { status: patch.status ?? run.status, ...fields }) : undefined;
-    const changed = await updateRunWithEvent(store, run.id, from, patch, written);
+    const changed = await updateRunWithEvent(store, graph, run, from, patch, event ? { type: event, status: patch.status ?? run.status, ...fields } : undefined);
     // A paused run holds no process: its standby flow run ends; a resume starts the next stage afresh.
     if (changed && patch.status === "paused") await this.deps.standby?.dismiss(run.id).catch(() => undefined);
     return changed;

@@ -8,7 +8,7 @@ import { evaluateGuard, nextStage } from "./guards.js";
 import type { HoldFlags } from "./holdFlags.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 import { resumeFlowRun } from "./flowRunResume.js";
-import { runEvent, updateRunWithEvent } from "./runEvents.js";
+import { updateRunWithEvent } from "./runEvents.js";
 import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runStateMachine.js";
 import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
@@ -91,17 +91,16 @@ export class RunControl {
     const after = { ...run, status };
     const data = { by: "gateway", from: run.status };
     if (!decision.rollBackTo) {
-      const event = decision.event && (await runEvent(store, graph, after, decision.event, { status, data }));
-      return (await updateRunWithEvent(store, run.id, [run.status], patch, event)) ? {} : null;
+      return (await updateRunWithEvent(store, graph, after, [run.status], patch, decision.event && { type: decision.event, status, data })) ? {} : null;
     }
     const toStage = decision.rollBackTo;
     const from = run.request.stages.indexOf(toStage);
     const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);
-    const kept = (await store.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
-    const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
     const attempt = await launcher.nextAttempt(after, toStage);
     return store.atomically(run.id, async (tx) => {
       if (!(await tx.updateRun(run.id, [run.status], { ...patch, currentStageId: toStage }))) return null;
+      const kept = (await tx.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
+      const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
       await tx.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status, percent, data: { ...data, toStage, stages } });
       return { recorded: await tx.insertStageRun(attempt) };
     });

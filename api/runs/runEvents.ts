@@ -4,23 +4,28 @@ import type { NewEvent, Store } from "../store/store.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 
 export type RunEventFields = { stageId?: string; stepId?: string; status?: string; data?: Record<string, unknown> };
+export type RunEventSpec = { type: string } & RunEventFields;
 
-/** A run-level event with the run's current percent, to be written with the change it reports. */
-export async function runEvent(store: Store, graph: StageGraph, run: RunRecord, type: string, fields: RunEventFields = {}): Promise<NewEvent> {
+/**
+ * Appends a run's event with its percent read in the same transaction as `tx` writes it: under the run's
+ * lock, so a step accepted meanwhile is counted or comes after, and percent never goes back between events.
+ */
+export async function appendRunEvent(tx: Store, graph: StageGraph, run: Pick<RunRecord, "id" | "request">, spec: RunEventSpec): Promise<void> {
   const planned = plannedStepIds(graph, run.request.stages);
-  const accepted = (await store.listOutputs(run.id, { history: false })).map((o) => o.stepId);
-  return { runId: run.id, type, percent: percentComplete(planned, accepted), ...fields };
+  const accepted = (await tx.listOutputs(run.id, { history: false })).map((o) => o.stepId);
+  const event: NewEvent = { runId: run.id, percent: percentComplete(planned, accepted), ...spec };
+  await tx.appendEvent(event);
 }
 
 /**
  * Changes the run only while its status is one of `from`, and appends the event in the same transaction:
  * a crash between the two can neither lose the event nor report a change that was not made.
  */
-export async function updateRunWithEvent(store: Store, runId: string, from: RunRecord["status"][], patch: Parameters<Store["updateRun"]>[2], event?: NewEvent): Promise<boolean> {
-  if (!event) return store.updateRun(runId, from, patch);
-  return store.atomically(runId, async (tx) => {
-    const changed = await tx.updateRun(runId, from, patch);
-    if (changed) await tx.appendEvent(event);
+export async function updateRunWithEvent(store: Store, graph: StageGraph, run: RunRecord, from: RunRecord["status"][], patch: Parameters<Store["updateRun"]>[2], spec?: RunEventSpec): Promise<boolean> {
+  if (!spec) return store.updateRun(run.id, from, patch);
+  return store.atomically(run.id, async (tx) => {
+    const changed = await tx.updateRun(run.id, from, patch);
+    if (changed) await appendRunEvent(tx, graph, run, spec);
     return changed;
   });
 }
