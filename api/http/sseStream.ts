@@ -65,14 +65,21 @@ export function openSseStream(req: Request, res: Response, opts: SseStreamOption
   const stallMs = opts.stallMs ?? 60_000;
   const heartbeat = setInterval(() => {
     if (stalledSince === undefined) res.write(": heartbeat\n\n");
-    else if (Date.now() - stalledSince >= stallMs) res.destroy();
+    else if (Date.now() - stalledSince >= stallMs) {
+      res.destroy();
+      finish();
+    }
   }, Math.min(opts.heartbeatMs, stallMs));
   const poll = setInterval(() => void run(), opts.pollMs);
   const cleanups: (() => void)[] = [() => clearInterval(heartbeat), () => clearInterval(poll)];
-  res.on("close", () => {
+  function finish() {
+    if (closed) return;
     closed = true;
     cleanups.forEach((c) => c());
-  });
+  }
+  res.on("close", finish);
+  // The client may have gone while the route awaited its first reads: 'close' has fired already.
+  if (res.destroyed || req.socket.destroyed) finish();
   void run();
   return {
     trigger: () => void run(),

@@ -91,7 +91,9 @@ export class RunControl {
     const after = { ...run, status };
     const data = { by: "gateway", from: run.status };
     if (!decision.rollBackTo) {
-      return (await updateRunWithEvent(store, graph, after, [run.status], patch, decision.event && { type: decision.event, status, data })) ? {} : null;
+      const endStageRuns = decision.endStageRuns;
+      const alongside = endStageRuns && ((tx: Store) => tx.endOpenStageRuns(run.id, endStageRuns));
+      return (await updateRunWithEvent(store, graph, after, [run.status], patch, decision.event && { type: decision.event, status, data }, alongside)) ? {} : null;
     }
     const toStage = decision.rollBackTo;
     const from = run.request.stages.indexOf(toStage);
@@ -99,10 +101,12 @@ export class RunControl {
     const attempt = await launcher.nextAttempt(after, toStage);
     return store.atomically(run.id, async (tx) => {
       if (!(await tx.updateRun(run.id, [run.status], { ...patch, currentStageId: toStage }))) return null;
+      const recorded = await tx.insertStageRun(attempt);
       const kept = (await tx.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
       const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
+      // Last: it appends the event (see EventOrderLock in sqlStore.ts).
       await tx.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status, percent, data: { ...data, toStage, stages } });
-      return { recorded: await tx.insertStageRun(attempt) };
+      return { recorded };
     });
   }
 
@@ -128,9 +132,6 @@ export class RunControl {
       case "cancelFlowRun":
         await this.deps.announceCancel(run.id);
         if (id) await prefect.cancel(id);
-        return;
-      case "endStageRun":
-        await store.endOpenStageRuns(run.id, effect.status);
         return;
       case "startStage":
         try {

@@ -18,14 +18,24 @@ export async function appendRunEvent(tx: Store, graph: StageGraph, run: Pick<Run
 }
 
 /**
- * Changes the run only while its status is one of `from`, and appends the event in the same transaction:
- * a crash between the two can neither lose the event nor report a change that was not made.
+ * Changes the run only while its status is one of `from`, and appends the event in the same transaction
+ * (with `alongside`, other writes that belong to the change): a crash in between can neither lose the
+ * event nor report a change that was not made.
  */
-export async function updateRunWithEvent(store: Store, graph: StageGraph, run: RunRecord, from: RunRecord["status"][], patch: Parameters<Store["updateRun"]>[2], spec?: RunEventSpec): Promise<boolean> {
-  if (!spec) return store.updateRun(run.id, from, patch);
+export async function updateRunWithEvent(
+  store: Store,
+  graph: StageGraph,
+  run: RunRecord,
+  from: RunRecord["status"][],
+  patch: Parameters<Store["updateRun"]>[2],
+  spec?: RunEventSpec,
+  alongside?: (tx: Store) => Promise<void>,
+): Promise<boolean> {
+  if (!spec && !alongside) return store.updateRun(run.id, from, patch);
   return store.atomically(run.id, async (tx) => {
     const changed = await tx.updateRun(run.id, from, patch);
-    if (changed) await appendRunEvent(tx, graph, run, spec);
+    if (changed) await alongside?.(tx);
+    if (changed && spec) await appendRunEvent(tx, graph, run, spec);
     return changed;
   });
 }

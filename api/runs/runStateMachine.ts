@@ -33,7 +33,6 @@ export type RunEffect =
   | { type: "suspendFlowRun" }
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
-  | { type: "endStageRun"; status: "cancelled" } // the current stage run, if not finished: no flow run will report its end
   | { type: "startStage"; stageId: string; reuseOutputs: boolean }; // a rollback's stage: the attempt recorded with the status
 
 /** The event that reports the command; written with the new status, in one transaction. */
@@ -46,6 +45,8 @@ export type Decision =
       event?: RunCommandEvent;
       /** Also written with the status: the outputs of this stage and later ones superseded, and the stage's next attempt recorded. */
       rollBackTo?: string;
+      /** Also written with the status: the run's unfinished stage runs end so (no flow run will report their end). */
+      endStageRuns?: "cancelled";
       /** Carried out in order once the status is written. */
       effects: RunEffect[];
     }
@@ -105,7 +106,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return refuse(`cannot cancel a run that is ${f.status}`);
         default:
           if (f.flowRunActive) return { ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
-          return { ok: true, status: "cancelled", event: "run.cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }] };
+          return { ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] };
       }
 
     case "advance":

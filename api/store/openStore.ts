@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { migrateToLatest, type SqlDialect } from "./migrations.js";
 import type { Database } from "./schema.js";
-import { SqlStore, type EventOrderLock, type WriteTransaction } from "./sqlStore.js";
+import { SqlStore, type EventOrderLock, type ReadSnapshot, type WriteTransaction } from "./sqlStore.js";
 
 export interface StoreOpenOptions {
   migrate: boolean;
@@ -43,7 +43,17 @@ export async function openSqliteStore(path: string, opts: { migrate: boolean }):
         throw err;
       }
     });
-  return new SqlStore(db, writeTransaction);
+  // A deferred BEGIN takes no lock; under WAL its first read fixes the snapshot the rest of it sees.
+  const readSnapshot: ReadSnapshot = (fn) =>
+    db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        return await fn(conn);
+      } finally {
+        await sql`commit`.execute(conn);
+      }
+    });
+  return new SqlStore(db, writeTransaction, undefined, readSnapshot);
 }
 
 /**
@@ -63,7 +73,8 @@ export async function openPostgresStore(url: string, opts: StoreOpenOptions): Pr
   const eventOrder: EventOrderLock = async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('quire:event-order'))`.execute(trx);
   };
-  return new SqlStore(db, writeTransaction, eventOrder);
+  const readSnapshot: ReadSnapshot = (fn) => db.transaction().setIsolationLevel("repeatable read").setAccessMode("read only").execute(fn);
+  return new SqlStore(db, writeTransaction, eventOrder, readSnapshot);
 }
 
 export type { SqlDialect };

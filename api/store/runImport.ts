@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { RunBundle } from "./runBundle.js";
 import type { Database } from "./schema.js";
 import { drivenStatuses } from "../runs/runStateMachine.js";
+import { intoThePast } from "./bundleClock.js";
 import { insertAudit } from "./writeStatements.js";
 import { openStageRunStatuses } from "./records.js";
 
@@ -10,11 +11,14 @@ const liveStage = new Set<string>(openStageRunStatuses);
 
 /**
  * Writes an exported run into this store (inside the caller's transaction). Row ids are this store's
- * own; versions, attempts, event seqs and timestamps are kept. A run that was not finished where it came
+ * own; versions, attempts, event seqs and timestamps are kept (moved back as a whole if they lie in
+ * the future: bundleClock.ts). A run that was not finished where it came
  * from is imported as failed, with a reason: its flow runs belong to the other Prefect, and `resume`
  * starts the stage again here, reusing every accepted output.
  */
-export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eventOrder: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+export async function importRunRows(db: Kysely<Database>, document: RunBundle, eventOrder: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+  const importedAt = new Date().toISOString();
+  const bundle = intoThePast(document, new Date(importedAt));
   const { run } = bundle;
   const unfinished = live.has(run.status);
   await db
@@ -33,14 +37,10 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eve
       completed_at: run.completedAt ?? null,
     })
     .execute();
-  // A run's stage runs are ordered by when they were recorded: one "recorded" after now (the other
-  // machine's clock ahead) would stay the current one after a resume here records the next attempt.
-  const importedAt = new Date().toISOString();
   for (const s of bundle.stageRuns) {
-    const createdAt = s.createdAt < importedAt ? s.createdAt : importedAt;
     await db
       .insertInto("stage_runs")
-      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
+      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
       .execute();
   }
   for (const o of bundle.outputs) {
@@ -49,10 +49,11 @@ export async function importRunRows(db: Kysely<Database>, bundle: RunBundle, eve
       .values({ run_id: run.id, stage_id: o.stageId, stage_attempt: o.stageAttempt, step_id: o.stepId, iteration: o.iteration, version: o.version, status: o.status, content: JSON.stringify(o.content), provider: o.provider, model: o.model, job_id: o.jobId, created_at: o.createdAt, superseded_at: o.supersededAt })
       .execute();
   }
+  // Audit entries and events last, under the order lock: see EventOrderLock in sqlStore.ts.
   for (const { createdAt, ...entry } of bundle.audit) {
-    await insertAudit(db, { ...entry, runId: run.id }, createdAt);
+    await insertAudit(db, { ...entry, runId: run.id }, eventOrder, createdAt);
   }
-  await eventOrder(db); // the events last: see EventOrderLock in sqlStore.ts
+  await eventOrder(db);
   for (const e of bundle.events) {
     await db
       .insertInto("events")

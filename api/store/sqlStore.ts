@@ -17,12 +17,15 @@ const now = () => new Date().toISOString();
 export type WriteTransaction = <T>(lockKey: string, fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 
 /**
- * Taken in a write transaction just before it inserts events (its last statements), until it ends: event
- * ids then become visible in the order they were given, so a reader that follows `id > last seen`
- * (GET /events) never skips one. Postgres needs it (one lock per run lets two runs commit out of id
- * order); SQLite has one writer at a time anyway.
+ * Taken in a write transaction just before it inserts events or audit entries (its last statements), until
+ * it ends: their ids then become visible in the order they were given, so a reader that follows `id > last
+ * seen` (GET /events, audit pages by `afterId`) never skips one. Postgres needs it (one lock per run lets
+ * two runs commit out of id order); SQLite has one writer at a time anyway.
  */
 export type EventOrderLock = (trx: Kysely<Database>) => Promise<void>;
+
+/** Runs `fn` in a read-only transaction that sees one snapshot, taking no write lock (writers go on). */
+export type ReadSnapshot = <T>(fn: (trx: Kysely<Database>) => Promise<T>) => Promise<T>;
 
 /**
  * The store over SQL through Kysely: the same queries for SQLite (the embedded default) and Postgres
@@ -34,6 +37,7 @@ export class SqlStore implements Store {
     private readonly db: Kysely<Database>,
     private readonly writeTransaction: WriteTransaction,
     private readonly eventOrder: EventOrderLock = async () => undefined,
+    private readonly readSnapshot: ReadSnapshot = (fn) => fn(db),
   ) {}
 
   async ping() {
@@ -46,7 +50,12 @@ export class SqlStore implements Store {
 
   atomically<T>(runId: string, fn: (tx: Store) => Promise<T>): Promise<T> {
     // Inside, every write joins the one transaction (which already holds the run's lock).
-    return this.writeTransaction(runId, (trx) => fn(new SqlStore(trx, (_lockKey, inner) => inner(trx), this.eventOrder)));
+    return this.writeTransaction(runId, (trx) => fn(this.boundTo(trx)));
+  }
+
+  /** This store over one transaction: its writes join it instead of starting their own. */
+  private boundTo(trx: Kysely<Database>): SqlStore {
+    return new SqlStore(trx, (_lockKey, inner) => inner(trx), this.eventOrder, (inner) => inner(trx));
   }
 
   async createRun(run: { id: string; request: RunRecord["request"]; idempotencyKey?: string }) {
@@ -196,12 +205,12 @@ export class SqlStore implements Store {
       if (existing) {
         // Another try of the step got there first (a try Prefect timed out still running): this exchange is
         // audited too, its answer not written.
-        await insertAudit(db, { ...audit, outcome: "abandoned", error: `the step already has an accepted output (version ${existing.version}); this answer was not used` });
+        await insertAudit(db, { ...audit, outcome: "abandoned", error: `the step already has an accepted output (version ${existing.version}); this answer was not used` }, this.eventOrder);
         return { output: toOutput(existing), created: false };
       }
       const abandoned = await lateResultReason(db, output);
       if (abandoned) {
-        await insertAudit(db, { ...audit, outcome: "abandoned", error: abandoned });
+        await insertAudit(db, { ...audit, outcome: "abandoned", error: abandoned }, this.eventOrder);
         return { abandoned };
       }
       const { max } = await db
@@ -226,7 +235,7 @@ export class SqlStore implements Store {
         superseded_at: null,
       };
       const inserted = await db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
-      await insertAudit(db, audit);
+      await insertAudit(db, audit, this.eventOrder);
       await appendEventIn(db, event, this.eventOrder);
       return { output: toOutput(inserted), created: true };
     });
@@ -248,7 +257,7 @@ export class SqlStore implements Store {
   }
 
   async recordAudit(audit: NewAudit) {
-    await insertAudit(this.db, audit);
+    await this.writeTransaction(audit.runId, (db) => insertAudit(db, audit, this.eventOrder));
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
@@ -286,8 +295,8 @@ export class SqlStore implements Store {
   }
 
   async exportRun(runId: string): Promise<RunBundle | null> {
-    // Under the run's lock, in one transaction: no output without its event, whatever a worker writes meanwhile.
-    return this.atomically(runId, (tx) => exportRunFrom(tx, runId));
+    // One snapshot (an output and its event are committed together), without holding up any writer.
+    return this.readSnapshot((trx) => exportRunFrom(this.boundTo(trx), runId));
   }
 
   async importRun(bundle: RunBundle): Promise<boolean> {

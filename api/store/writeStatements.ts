@@ -53,8 +53,13 @@ export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>
     .where("status", "=", "accepted");
 }
 
-/** Records one exchange; `createdAt` is now, except for an imported entry, which keeps its own. */
-export async function insertAudit(db: Kysely<Database>, a: NewAudit, createdAt = now()) {
+/**
+ * Records one exchange; `createdAt` is now, except for an imported entry, which keeps its own. Like an
+ * event, it is among the transaction's last writes, under `eventOrder`: audit ids become visible in order,
+ * so a reader paging by `afterId` never skips one.
+ */
+export async function insertAudit(db: Kysely<Database>, a: NewAudit, eventOrder: (db: Kysely<Database>) => Promise<void>, createdAt = now()) {
+  await eventOrder(db);
   await db
     .insertInto("audit_entries")
     .values({

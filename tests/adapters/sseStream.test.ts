@@ -67,4 +67,23 @@ describe("a Server-Sent Events stream whose client stops reading", () => {
     expect(seen.written).toBeLessThan(events.length / 4);
     socket.destroy();
   });
+
+  it("releases a stream whose client left before it opened (while the route awaited its first reads)", async () => {
+    let released = false;
+    const app = express();
+    app.get("/late", async (req, res) => {
+      await new Promise((r) => setTimeout(r, 200));
+      const stream = openSseStream(req, res, { heartbeatMs: 50, pollMs: 50 }, async () => undefined);
+      stream.onClose(() => (released = true));
+    });
+    const server = app.listen(0);
+    await once(server, "listening");
+    close = () => new Promise((r) => server.close(() => r()));
+    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+    await once(socket, "connect");
+    socket.write("GET /late HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await expect.poll(() => released, { timeout: 3_000 }).toBe(true);
+  });
 });

@@ -189,6 +189,38 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect(seen).toEqual(written);
     });
 
+    it("hands a reader that pages the audit by afterId each entry once, while runs write entries at the same time", async () => {
+      // Entries written with an output (a longer transaction) and alone (an error) race for ids.
+      const runs = await Promise.all(Array.from({ length: 8 }, () => newRun()));
+      for (const run of runs) await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const start = (await store.listAudit({ limit: Number.MAX_SAFE_INTEGER })).at(-1)?.id ?? 0;
+      const seen: number[] = [];
+      let writing = true;
+      const reader = (async () => {
+        let after = start;
+        for (;;) {
+          const last = !writing;
+          const page = await store.listAudit({ afterId: after, limit: 1000 });
+          seen.push(...page.map((a) => a.id));
+          after = page.at(-1)?.id ?? after;
+          if (last) return;
+        }
+      })();
+      await Promise.all(runs.map(async (run) => {
+        for (let i = 0; i < 10; i++) {
+          await Promise.all([
+            store.acceptOutput(output(run.id, `S${i}`), audit(run.id, `S${i}`), event(run.id)),
+            store.recordAudit({ ...audit(run.id, `S${i}`), outcome: "error", error: "call 1; called again" }),
+          ]);
+        }
+      }));
+      writing = false;
+      await reader;
+      const written = (await store.listAudit({ afterId: start, limit: 1000 })).map((a) => a.id);
+      expect(written).toHaveLength(160);
+      expect(seen).toEqual(written);
+    });
+
     it("lists events across runs by id and category, and runs with filters and a cursor", async () => {
       const before = await store.latestEventId();
       const a = await newRun({ idea: { premise: "a", category: "cat-x" } });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { intoThePast } from "../../api/store/bundleClock.js";
 import { RunBundle } from "../../api/store/runBundle.js";
 
 const at = "2026-11-20T10:00:00.000Z";
@@ -34,5 +35,23 @@ describe("the run export document", () => {
     const shifted = document();
     shifted.stageRuns[0]!.createdAt = "2026-11-20T12:00:00+02:00";
     expect(RunBundle.parse(shifted).stageRuns[0]!.createdAt).toBe("2026-11-20T10:00:00.000Z");
+  });
+
+  it("moves a document from a clock that ran ahead back as a whole, keeping its order and spacing", () => {
+    const doc = RunBundle.parse(document());
+    const stage = doc.stageRuns[0]!;
+    const hour = 3_600_000;
+    const t = (ms: number) => new Date(Date.parse(at) + ms).toISOString();
+    doc.stageRuns = [
+      { ...stage, stageId: "idea_intake", attempt: 1, createdAt: t(0) },
+      { ...stage, stageId: "idea_intake", attempt: 2, createdAt: t(2 * hour) },
+      { ...stage, stageId: "structure", attempt: 1, createdAt: t(3 * hour) },
+    ];
+    const now = new Date(Date.parse(at) + hour); // the document's last two stage runs lie in this machine's future
+    const moved = intoThePast(doc, now);
+    expect(moved.stageRuns.map((s) => s.createdAt)).toEqual([t(-2 * hour), t(0), t(hour)]);
+    expect(moved.events[0]!.at).toBe(t(-2 * hour));
+    // A document in the past is left as it is.
+    expect(intoThePast(doc, new Date(Date.parse(at) + 4 * hour))).toBe(doc);
   });
 });

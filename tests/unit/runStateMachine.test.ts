@@ -95,7 +95,7 @@ describe("cancel", () => {
     expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
   });
   it("cancels at once when nothing runs, ending a stage run no flow run will report on", () => {
-    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", effects: [{ type: "releaseHold" }, { type: "endStageRun", status: "cancelled" }] });
+    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] });
   });
   it("refuses a completed run", () => {
     expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "cancel" })).toMatchObject({ ok: false });
