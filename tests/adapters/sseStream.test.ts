@@ -31,13 +31,18 @@ async function serve(stallMs: number) {
     });
     stream.onClose(() => (seen.closed = true));
   });
+  return { seen, socket: await request(app, "/stream") };
+}
+
+/** Serves `app` on a free port and sends one SSE request from a raw socket (which the test reads, or not). */
+async function request(app: express.Express, path: string) {
   const server = app.listen(0);
   await once(server, "listening");
   close = () => new Promise((r) => server.close(() => r()));
   const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
   await once(socket, "connect");
-  socket.write("GET /stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
-  return { seen, socket };
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+  return socket;
 }
 
 describe("a Server-Sent Events stream whose client stops reading", () => {
@@ -76,12 +81,7 @@ describe("a Server-Sent Events stream whose client stops reading", () => {
       const stream = openSseStream(req, res, { heartbeatMs: 50, pollMs: 50 }, async () => undefined);
       stream.onClose(() => (released = true));
     });
-    const server = app.listen(0);
-    await once(server, "listening");
-    close = () => new Promise((r) => server.close(() => r()));
-    const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
-    await once(socket, "connect");
-    socket.write("GET /late HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    const socket = await request(app, "/late");
     await new Promise((r) => setTimeout(r, 50));
     socket.destroy();
     await expect.poll(() => released, { timeout: 3_000 }).toBe(true);

@@ -16,6 +16,30 @@ const output = (runId: string, stepId = "IDEA", stageAttempt = 1) => ({ runId, s
 const audit = (runId: string, stepId = "IDEA") => ({ runId, stageId: "idea_intake", stageAttempt: 1, stepId, iteration: 1, jobId: "j", attempt: 1, provider: "mock", model: "m", temperature: 0.5, maxTokens: 10, request: { prompt: "x" }, response: { text: "y" }, outcome: "accepted" as const, error: null, inputTokens: 1, outputTokens: 2, latencyMs: 3, finishReason: "stop" });
 const event = (runId: string) => ({ runId, type: "step.completed", stageId: "idea_intake", stepId: "IDEA", status: "completed", percent: 100 });
 
+/**
+ * Reads pages of ids after the last one seen (as GET /events and audit paging do) while `write` runs, and
+ * once more after it: the ids the reader saw. Ids must become visible in order, or a reader that saw a
+ * later id skips an earlier one committed after it.
+ */
+async function followWhile(start: number, page: (after: number) => Promise<number[]>, write: () => Promise<unknown>): Promise<number[]> {
+  const seen: number[] = [];
+  let writing = true;
+  const reader = (async () => {
+    let after = start;
+    for (;;) {
+      const last = !writing;
+      const ids = await page(after);
+      seen.push(...ids);
+      after = ids.at(-1) ?? after;
+      if (last) return;
+    }
+  })();
+  await write();
+  writing = false;
+  await reader;
+  return seen;
+}
+
 /** One suite every store implementation must pass; `rawSql` runs a statement on the same database from outside the store. */
 function storeConformance(name: string, open: () => Promise<Store>, rawSql: (statement: string) => Promise<unknown>) {
   describe(`${name} store`, () => {
@@ -167,24 +191,13 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       // that saw a later id skips an earlier one committed after it (Postgres: one lock per run).
       const runs = await Promise.all(Array.from({ length: 8 }, () => newRun()));
       const start = await store.latestEventId();
-      const seen: number[] = [];
-      let writing = true;
-      const reader = (async () => {
-        let after = start;
-        for (;;) {
-          const last = !writing;
-          const page = await store.listEventsAfter(after, { limit: 1000 });
-          seen.push(...page.map((e) => e.id));
-          after = page.at(-1)?.id ?? after;
-          if (last) return;
-        }
-      })();
-      await Promise.all(runs.map(async (run) => {
-        for (let i = 0; i < 25; i++) await store.appendEvent({ runId: run.id, type: "step.heartbeat", status: "running", percent: 0 });
-      }));
-      writing = false;
-      await reader;
-      const written = (await store.listEventsAfter(start, { limit: 1000 })).map((e) => e.id);
+      const page = async (after: number) => (await store.listEventsAfter(after, { limit: 1000 })).map((e) => e.id);
+      const seen = await followWhile(start, page, () =>
+        Promise.all(runs.map(async (run) => {
+          for (let i = 0; i < 25; i++) await store.appendEvent({ runId: run.id, type: "step.heartbeat", status: "running", percent: 0 });
+        })),
+      );
+      const written = await page(start);
       expect(written).toHaveLength(200);
       expect(seen).toEqual(written);
     });
@@ -194,29 +207,18 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       const runs = await Promise.all(Array.from({ length: 8 }, () => newRun()));
       for (const run of runs) await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
       const start = (await store.listAudit({ limit: Number.MAX_SAFE_INTEGER })).at(-1)?.id ?? 0;
-      const seen: number[] = [];
-      let writing = true;
-      const reader = (async () => {
-        let after = start;
-        for (;;) {
-          const last = !writing;
-          const page = await store.listAudit({ afterId: after, limit: 1000 });
-          seen.push(...page.map((a) => a.id));
-          after = page.at(-1)?.id ?? after;
-          if (last) return;
-        }
-      })();
-      await Promise.all(runs.map(async (run) => {
-        for (let i = 0; i < 10; i++) {
-          await Promise.all([
-            store.acceptOutput(output(run.id, `S${i}`), audit(run.id, `S${i}`), event(run.id)),
-            store.recordAudit({ ...audit(run.id, `S${i}`), outcome: "error", error: "call 1; called again" }),
-          ]);
-        }
-      }));
-      writing = false;
-      await reader;
-      const written = (await store.listAudit({ afterId: start, limit: 1000 })).map((a) => a.id);
+      const page = async (after: number) => (await store.listAudit({ afterId: after, limit: 1000 })).map((a) => a.id);
+      const seen = await followWhile(start, page, () =>
+        Promise.all(runs.map(async (run) => {
+          for (let i = 0; i < 10; i++) {
+            await Promise.all([
+              store.acceptOutput(output(run.id, `S${i}`), audit(run.id, `S${i}`), event(run.id)),
+              store.recordAudit({ ...audit(run.id, `S${i}`), outcome: "error", error: "call 1; called again" }),
+            ]);
+          }
+        })),
+      );
+      const written = await page(start);
       expect(written).toHaveLength(160);
       expect(seen).toEqual(written);
     });
