@@ -8,6 +8,8 @@ import type { StandbyHandOver } from "./standbyHandOver.js";
 
 /** How often the driver tidies waiting flow runs (dead ones marked Crashed, dead spares out of the line) and orphans. */
 const SWEEP_EVERY_MS = 10_000;
+/** Runs driven per page of a pass (one Prefect read of their flow runs each). */
+const PAGE = 200;
 
 export interface RunDriverDeps extends RunAdvancerDeps {
   pollMs: number;
@@ -67,27 +69,36 @@ export class RunDriver {
         await this.deps.handOver?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "standby sweep failed; will retry"));
         await this.deps.orphans?.sweep().catch((err) => this.deps.log.warn({ err: (err as Error).message }, "orphan flow run sweep failed; will retry"));
       }
-      const runs = await this.deps.store.listRuns({ statuses: drivenStatuses, limit: 1000 });
-      const flowRuns = await this.currentFlowRuns(runs);
-      for (const run of runs) {
-        const locks = this.deps.locks;
-        if (locks && !(await locks.acquire(run.id).catch(() => true))) continue; // another gateway drives it now
-        try {
-          // Read again under the lock: another gateway may have moved it on since the list was read.
-          const fresh = locks ? await this.deps.store.getRun(run.id) : run;
-          // The pass's Prefect read predates the lock: if a command changed the run since, read again.
-          if (fresh && drivenStatuses.includes(fresh.status)) await this.advancer.advance(fresh, fresh.updatedAt === run.updatedAt ? flowRuns : new Map());
-        } catch (err) {
-          this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "run driver could not advance run; will retry");
-        } finally {
-          await locks?.release(run.id).catch(() => undefined);
-        }
+      // Page by page, so that every driven run is reached however many there are.
+      for (let afterId: string | undefined; ; ) {
+        const runs = await this.deps.store.listRuns({ statuses: drivenStatuses, limit: PAGE, afterId });
+        await this.drive(runs);
+        if (runs.length < PAGE) break;
+        afterId = runs.at(-1)!.id;
       }
     } catch (err) {
       this.deps.log.error({ err: (err as Error).message }, "run driver pass failed");
     } finally {
       this.ticking = false;
       if (this.nudged) setImmediate(() => this.nudge());
+    }
+  }
+
+  private async drive(runs: RunRecord[]): Promise<void> {
+    const flowRuns = await this.currentFlowRuns(runs);
+    for (const run of runs) {
+      const locks = this.deps.locks;
+      if (locks && !(await locks.acquire(run.id).catch(() => true))) continue; // another gateway drives it now
+      try {
+        // Read again under the lock: another gateway may have moved it on since the list was read.
+        const fresh = locks ? await this.deps.store.getRun(run.id) : run;
+        // The pass's Prefect read predates the lock: if a command changed the run since, read again.
+        if (fresh && drivenStatuses.includes(fresh.status)) await this.advancer.advance(fresh, fresh.updatedAt === run.updatedAt ? flowRuns : new Map());
+      } catch (err) {
+        this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "run driver could not advance run; will retry");
+      } finally {
+        await locks?.release(run.id).catch(() => undefined);
+      }
     }
   }
 
