@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EventHub } from "../events/eventNotifier.js";
+import { providerNames, type ProviderName } from "../config/stageGraphSchema.js";
 import { runStatuses, type EventRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 
@@ -39,8 +40,11 @@ export class GatewayMetrics {
 
   /** Observes every stored event (history first), then each new one as it is announced. */
   start(hub: EventHub): void {
-    hub.listen(() => void this.tail());
-    void this.tail();
+    // A store that is briefly away (a restart) is read again at the next announcement; its error must not
+    // end the gateway as an unhandled rejection.
+    const tail = () => void this.tail().catch(() => undefined);
+    hub.listen(tail);
+    tail();
   }
 
   private async tail(): Promise<void> {
@@ -59,7 +63,8 @@ export class GatewayMetrics {
 
   private observe(event: EventRecord): void {
     this.lastEventId = event.id;
-    const provider = String(event.data?.provider ?? "unknown");
+    // Labels only from known values: every distinct label is a series kept for the gateway's life.
+    const provider = providerNames.includes(event.data?.provider as ProviderName) ? String(event.data?.provider) : "unknown";
     if (event.type === "step.completed" && typeof event.data?.latencyMs === "number") {
       this.stepLatency.observe({ provider, stage: event.stageId ?? "" }, event.data.latencyMs / 1000);
     }

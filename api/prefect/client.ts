@@ -8,6 +8,10 @@ import type { components, paths } from "../../codegen/prefect-api.js";
 export type PrefectClient = ReturnType<typeof createPrefectClient>;
 export type PrefectSchemas = components["schemas"];
 
-export function createPrefectClient(apiUrl: string) {
-  return createClient<paths>({ baseUrl: apiUrl.replace(/\/$/, "") });
+/**
+ * @param requestTimeoutMs each request is aborted after this long: a Prefect that accepts connections but
+ * does not answer would otherwise hold a driver pass (and every book behind it) for minutes.
+ */
+export function createPrefectClient(apiUrl: string, requestTimeoutMs = 10_000) {
+  return createClient<paths>({ baseUrl: apiUrl.replace(/\/$/, ""), fetch: (request) => fetch(request, { signal: AbortSignal.timeout(requestTimeoutMs) }) });
 }

@@ -1,6 +1,5 @@
 import type { PrefectClient, PrefectSchemas } from "./client.js";
-import { NotFound } from "../errors.js";
-import { requireAccepted, unwrap } from "./unwrap.js";
+import { PrefectNotFound, requireAccepted, unwrap } from "./unwrap.js";
 
 export type PrefectStateType = PrefectSchemas["StateType"];
 
@@ -65,8 +64,9 @@ export class PrefectRuns {
     private readonly flowRunReady: () => void = () => undefined,
   ) {}
 
+  /** Prefect's readiness: its API answers and reaches its database (its /health only says the API answers). */
   async health(): Promise<void> {
-    await unwrap("health", () => this.client.GET("/health"));
+    await unwrap("ready", () => this.client.GET("/ready"));
   }
 
   async serverVersion(): Promise<string> {
@@ -86,15 +86,23 @@ export class PrefectRuns {
 
   /** Creates a flow run; the idempotency key makes a repeated call (e.g. after a gateway crash) return the same run. */
   async createFlowRun(input: { name: string; parameters: Record<string, unknown>; tags: string[]; idempotencyKey: string }): Promise<FlowRunView> {
-    const id = await this.deploymentId();
-    const run = await unwrap(
-      `create flow run ${input.name}`,
-      () => this.client.POST("/deployments/{id}/create_flow_run", {
-        params: { path: { id } },
-        // The generated type renders Dict[str, Any] values as `undefined`; the server takes any JSON.
-        body: { name: input.name, parameters: input.parameters as Record<string, never>, tags: input.tags, idempotency_key: input.idempotencyKey },
-      }),
-    );
+    const create = async () => {
+      const id = await this.deploymentId();
+      return unwrap(
+        `create flow run ${input.name}`,
+        () => this.client.POST("/deployments/{id}/create_flow_run", {
+          params: { path: { id } },
+          // The generated type renders Dict[str, Any] values as `undefined`; the server takes any JSON.
+          body: { name: input.name, parameters: input.parameters as Record<string, never>, tags: input.tags, idempotency_key: input.idempotencyKey },
+        }),
+      );
+    };
+    const run = await create().catch((err) => {
+      // The deployment was deleted and deployed again (a new id): read it afresh, once.
+      if (!(err instanceof PrefectNotFound) || !this.deploymentIdCache) throw err;
+      this.deploymentIdCache = undefined;
+      return create();
+    });
     this.flowRunReady();
     return toFlowRun(run);
   }
@@ -113,7 +121,7 @@ export class PrefectRuns {
   /** The flow run, or null when Prefect has none by that id (deleted in its UI, or a run imported from another installation). */
   async readFlowRunIfAny(id: string): Promise<FlowRunView | null> {
     return this.readFlowRun(id).catch((err) => {
-      if (err instanceof NotFound) return null;
+      if (err instanceof PrefectNotFound) return null;
       throw err;
     });
   }
@@ -129,11 +137,22 @@ export class PrefectRuns {
     return views;
   }
 
-  /** Flow runs with all these tags (none: any flow run), in these states if given; the oldest 200 (Prefect's page limit). */
-  async flowRunsTagged(tags: string[], states?: PrefectStateType[]): Promise<FlowRunView[]> {
-    const filter = { ...(tags.length && { tags: { all_: tags } }), ...(states && { state: { type: { any_: states } } }) };
-    const runs = await unwrap("filter flow runs", () => this.client.POST("/flow_runs/filter", { body: { flow_runs: filter, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset: 0 } }));
-    return runs.map(toFlowRun);
+  /**
+   * Flow runs with all these tags (none: any), in these states if given, oldest first, page by page (200,
+   * Prefect's page limit); `ownDeployment`: only the run-stage deployment's, not other deployments' on the server.
+   */
+  async flowRunsTagged(tags: string[], states?: PrefectStateType[], opts: { ownDeployment?: boolean } = {}): Promise<FlowRunView[]> {
+    const filter = {
+      ...(tags.length && { tags: { all_: tags } }),
+      ...(states && { state: { type: { any_: states } } }),
+      ...(opts.ownDeployment && { deployment_id: { any_: [await this.deploymentId()] } }),
+    };
+    const views: FlowRunView[] = [];
+    for (let offset = 0; ; offset += 200) {
+      const page = await unwrap("filter flow runs", () => this.client.POST("/flow_runs/filter", { body: { flow_runs: filter, sort: "EXPECTED_START_TIME_ASC", limit: 200, offset } }));
+      views.push(...page.map(toFlowRun));
+      if (page.length < 200) return views;
+    }
   }
 
   async taskRunsOf(flowRunId: string): Promise<TaskRunView[]> {
@@ -198,7 +217,8 @@ export class PrefectRuns {
     if ((await this.readFlowRun(id)).stateType !== "PAUSED") return false;
     const result = await unwrap(
       `unsuspend flow run ${id}`,
-      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "RUNNING", name: "Running", message: "resumed while its process was still running" }, force: true } }),
+      // Not forced: Prefect's rules then refuse it if the flow run was cancelled, or its pause expired, since it was read.
+      () => this.client.POST("/flow_runs/{id}/set_state", { params: { path: { id } }, body: { state: { type: "RUNNING", name: "Running", message: "resumed while its process was still running" }, force: false } }),
     );
     requireAccepted(`unsuspend of flow run ${id}`, result);
     return true;

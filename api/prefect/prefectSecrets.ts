@@ -1,6 +1,5 @@
-import { NotFound } from "../errors.js";
 import type { PrefectClient } from "./client.js";
-import { unwrap } from "./unwrap.js";
+import { PrefectNotFound, unwrap } from "./unwrap.js";
 
 /** Reads Prefect Secret blocks (set by an operator in the Prefect UI: Blocks → Secret) over REST. */
 export class PrefectSecrets {
@@ -17,7 +16,7 @@ export class PrefectSecrets {
       const value = (doc.data as { value?: unknown } | undefined)?.value;
       return typeof value === "string" && value.length ? value : undefined;
     } catch (err) {
-      if (err instanceof NotFound) return undefined;
+      if (err instanceof PrefectNotFound) return undefined;
       throw err;
     }
   }

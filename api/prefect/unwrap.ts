@@ -1,4 +1,11 @@
-import { Conflict, NotFound, Unavailable } from "../errors.js";
+import { Conflict, Unavailable } from "../errors.js";
+
+/**
+ * Prefect answered 404. A 503 to a client, not a 404: the client's run exists; what is missing is on
+ * Prefect's side (a deleted deployment, a wrong PREFECT_API_URL). Callers that expect a 404 (a flow run
+ * deleted in the UI, a secret block not set) catch it.
+ */
+export class PrefectNotFound extends Unavailable {}
 
 type Answer<T> = { data?: T; error?: unknown; response: Response };
 
@@ -6,20 +13,24 @@ const transient = (status: number) => status === 502 || status === 503 || status
 // Prefect on SQLite answers 503 when a write meets another writer's lock ("database is locked"), which
 // clears within milliseconds: the first retries come quickly (a stage boundary once waited 1.7 s here).
 const delays = [20, 50, 100, 200, 400, 800];
+// No try starts after this long: with a request timeout (client.ts), a call gives up within about 25 s.
+const budgetMs = 15_000;
 
 /**
  * Turns openapi-fetch's `{data, error, response}` into the data or one typed error: the single place
- * where Prefect's HTTP answers are judged. A network failure or a 502/503/504 (Prefect on SQLite answers
- * 503 when its database is busy) is tried again a few times, then is Unavailable. Every call made through
+ * where Prefect's HTTP answers are judged. A network failure, a request timeout or a 502/503/504 (Prefect on
+ * SQLite answers 503 when its database is busy) is tried again a few times within a budget, then is Unavailable. Every call made through
  * here is safe to repeat: reads, state proposals, and flow run creation with an idempotency key.
  */
 export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  const again = (attempt: number) => attempt < delays.length && Date.now() + delays[attempt]! < deadline;
   for (let attempt = 0; ; attempt++) {
     let result: Answer<T>;
     try {
       result = await call();
     } catch (err) {
-      if (attempt < delays.length) {
+      if (again(attempt)) {
         await sleep(delays[attempt]!);
         continue;
       }
@@ -27,12 +38,12 @@ export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): P
     }
     const { data, error, response } = result;
     if (response.ok && (data !== undefined || response.status === 204)) return data as T; // 204: an update, no body
-    if (transient(response.status) && attempt < delays.length) {
+    if (transient(response.status) && again(attempt)) {
       await sleep(delays[attempt]!);
       continue;
     }
     const detail = JSON.stringify(error ?? null).slice(0, 500);
-    if (response.status === 404) throw new NotFound(`Prefect has no such resource (${what})`, { prefect: error });
+    if (response.status === 404) throw new PrefectNotFound(`Prefect has no such resource (${what})`, { prefect: error });
     if (response.status === 409) throw new Conflict(`Prefect refused ${what}: ${detail}`, { prefect: error });
     throw new Unavailable(`Prefect answered ${response.status} to ${what}: ${detail}`, { prefect: error });
   }

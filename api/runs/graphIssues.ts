@@ -21,7 +21,7 @@ export function stageListIssues(graph: StageGraph, stages: string[], overridden:
 
 /**
  * What keeps an exported run from fitting this installation (POST /orchestrator/import): stages and steps
- * its stage graph does not have, and records the store's keys allow only once (a stage attempt, a step's
+ * its stage graph does not have (in outputs, audit entries and events alike), and records the store's keys allow only once (a stage attempt, a step's
  * version, one accepted output per step and loop iteration, an event seq). Empty when the run fits.
  */
 export function bundleIssues(bundle: RunBundle, graph: StageGraph): Issue[] {
@@ -48,6 +48,11 @@ export function bundleIssues(bundle: RunBundle, graph: StageGraph): Issue[] {
   bundle.stageRuns.forEach((s, i) => planned.has(s.stageId) || add(["stageRuns", i, "stageId"], `"${s.stageId}" is not one of the run's stages`));
   bundle.outputs.forEach((o, i) => stepOfRun("outputs", i, o.stageId, o.stepId));
   bundle.audit.forEach((a, i) => stepOfRun("audit", i, a.stageId, a.stepId));
+  bundle.events.forEach((e, i) => {
+    if (e.stageId && e.stepId) stepOfRun("events", i, e.stageId, e.stepId);
+    else if (e.stageId && !planned.has(e.stageId)) add(["events", i, "stageId"], `"${e.stageId}" is not one of the run's stages`);
+    else if (!e.stageId && e.stepId) add(["events", i, "stepId"], "a step without its stage");
+  });
   onceEach(bundle.stageRuns, "stageRuns", (s) => `${s.stageId} ${s.attempt}`, "stage run with this stage and attempt");
   onceEach(bundle.outputs, "outputs", (o) => `${o.stepId} ${o.version}`, "output of this step with this version");
   onceEach(bundle.outputs, "outputs", (o) => (o.status === "accepted" ? `${o.stageId} ${o.stepId} ${o.iteration}` : null), "accepted output of this step and iteration");

@@ -16,7 +16,7 @@ export class OrphanSweep {
 
   async sweep(): Promise<void> {
     const { store, prefect, liveness, log, graceMs } = this.deps;
-    const live = await prefect.flowRunsTagged([], ["SCHEDULED", "PENDING", "RUNNING", "PAUSED"]);
+    const live = await prefect.flowRunsTagged([], ["SCHEDULED", "PENDING", "RUNNING", "PAUSED"], { ownDeployment: true });
     const books = new Map<string, FlowRunView[]>();
     for (const flowRun of live) {
       const runId = bookOfTags(flowRun.tags);

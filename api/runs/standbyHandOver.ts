@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { NotFound } from "../errors.js";
+import { PrefectNotFound } from "../prefect/unwrap.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";
@@ -129,7 +129,7 @@ export class StandbyHandOver {
       }
     } catch (err) {
       // `npm start` deploys run-stage while the gateway starts: until then there is nothing to start.
-      if (err instanceof NotFound) log.info("no run-stage deployment yet; spares start when a stage next looks for one");
+      if (err instanceof PrefectNotFound) log.info("no run-stage deployment yet; spares start when a stage next looks for one");
       else log.warn({ err: (err as Error).message }, "could not start a spare flow run; will try again");
     }
   }

@@ -26,7 +26,8 @@ const Override = z.object({
 });
 
 const BundledRun = z.object({
-  id: z.string().min(1).max(200),
+  // It appears in URLs, headers and pages: letters, digits and . _ : - only (this installation's are UUIDs).
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, "letters, digits and . _ : - only, at most 200"),
   status: z.enum(runStatuses),
   mode: z.enum(["auto", "manual"]),
   category: z.string().nullish(),
@@ -64,7 +65,7 @@ const BundledOutput = z.object({
   version: ordinal,
   status: z.enum(["accepted", "superseded"]),
   content: json,
-  provider: z.string(),
+  provider: ProviderName,
   model: z.string(),
   jobId: z.string(),
   createdAt: timestamp,
@@ -78,7 +79,7 @@ const BundledAudit = z.object({
   iteration: ordinal,
   jobId: z.string(),
   attempt: ordinal,
-  provider: z.string(),
+  provider: ProviderName,
   model: z.string(),
   temperature: z.number(),
   maxTokens: count,

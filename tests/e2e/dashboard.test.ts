@@ -42,4 +42,22 @@ describe("the dashboard", () => {
       await browser.close();
     }
   });
+
+  it("shows a run's text as text: markup in a premise is displayed, not run", async () => {
+    const premise = `Markup book ${Date.now()} <img src=x onerror="document.title='injected'"> & more`;
+    const { body } = await call("/orchestrator/run", { body: { idea: { premise, category: "dashboard-markup" }, stages: ["idea_intake"] } });
+    await waitForRun(body.runId);
+    const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: chromiumArgs });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${gatewayUrl()}/dashboard`);
+      const row = page.locator("tr", { hasText: premise });
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.locator("td").first().innerText()).toBe(premise);
+      expect(await row.locator("img").count()).toBe(0);
+      expect(await page.title()).not.toBe("injected");
+    } finally {
+      await browser.close();
+    }
+  });
 });

@@ -28,7 +28,8 @@ describe("the run export document", () => {
     bad.stageRuns[0]!.flowRunId = "not-a-flow-run";
     bad.events[0]!.type = "run.exploded";
     bad.stageRuns[0]!.attempt = 3_000_000_000;
-    expect(issuesOf(bad).sort()).toEqual(["events.0.type", "stageRuns.0.attempt", "stageRuns.0.createdAt", "stageRuns.0.flowRunId"]);
+    bad.run.id = `"><img src=x onerror=alert(1)>`; // it ends up in URLs and pages
+    expect(issuesOf(bad).sort()).toEqual(["events.0.type", "run.id", "stageRuns.0.attempt", "stageRuns.0.createdAt", "stageRuns.0.flowRunId"]);
   });
 
   it("keeps timestamps as UTC text, so they compare in time order", () => {
