@@ -4,7 +4,7 @@ import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { RunBundle } from "./runBundle.js";
 import { exportRunFrom } from "./runExport.js";
 import { importRunRows } from "./runImport.js";
-import { acceptedOutputQuery, appendEventIn, insertAudit, lateResultReason } from "./writeStatements.js";
+import { acceptedOutputQuery, appendEventIn, insertAudit, insertNextVersion, lateResultReason } from "./writeStatements.js";
 import type { Database } from "./schema.js";
 import type { AuditFilter, NewAudit, NewEvent, NewOutput, Store } from "./store.js";
 
@@ -213,28 +213,7 @@ export class SqlStore implements Store {
         await insertAudit(db, { ...audit, outcome: "abandoned", error: abandoned }, this.eventOrder);
         return { abandoned };
       }
-      const { max } = await db
-        .selectFrom("step_outputs")
-        .select((eb) => eb.fn.max<number | null>("version").as("max"))
-        .where("run_id", "=", output.runId)
-        .where("step_id", "=", output.stepId)
-        .executeTakeFirstOrThrow();
-      const row = {
-        run_id: output.runId,
-        stage_id: output.stageId,
-        stage_attempt: output.stageAttempt,
-        step_id: output.stepId,
-        iteration: output.iteration,
-        version: Number(max ?? 0) + 1,
-        status: "accepted",
-        content: JSON.stringify(output.content),
-        provider: output.provider,
-        model: output.model,
-        job_id: output.jobId,
-        created_at: now(),
-        superseded_at: null,
-      };
-      const inserted = await db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
+      const inserted = await insertNextVersion(db, output);
       await insertAudit(db, audit, this.eventOrder);
       await appendEventIn(db, event, this.eventOrder);
       return { output: toOutput(inserted), created: true };

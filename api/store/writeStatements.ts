@@ -42,6 +42,32 @@ async function rolledBackSinceStarted(db: Kysely<Database>, output: NewOutput): 
   return !!started && marks.some((e) => e.type === "run.rolled_back" && e.seq > started.seq && (data(e).stages ?? []).includes(output.stageId));
 }
 
+/** Inserts an accepted output as the step's next version (versions never overwrite); the caller holds the run's lock. */
+export async function insertNextVersion(db: Kysely<Database>, output: NewOutput) {
+  const { max } = await db
+    .selectFrom("step_outputs")
+    .select((eb) => eb.fn.max<number | null>("version").as("max"))
+    .where("run_id", "=", output.runId)
+    .where("step_id", "=", output.stepId)
+    .executeTakeFirstOrThrow();
+  const row = {
+    run_id: output.runId,
+    stage_id: output.stageId,
+    stage_attempt: output.stageAttempt,
+    step_id: output.stepId,
+    iteration: output.iteration,
+    version: Number(max ?? 0) + 1,
+    status: "accepted",
+    content: JSON.stringify(output.content),
+    provider: output.provider,
+    model: output.model,
+    job_id: output.jobId,
+    created_at: now(),
+    superseded_at: null,
+  };
+  return db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
 export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
   return db
     .selectFrom("step_outputs")
