@@ -6,6 +6,7 @@ import { loadStageGraph } from "./config/stageGraph.js";
 import { loadSettings } from "./config/settings.js";
 import { EventHub, EventNotifier, eventsChannel, flowFinishedChannel, flowRunsReadyChannel } from "./events/eventNotifier.js";
 import { createApp } from "./http/app.js";
+import { sharedCheck } from "./http/healthChecks.js";
 import { GatewayMetrics } from "./http/metrics.js";
 import { notifyingStore } from "./store/notifyingStore.js";
 import { createLogger } from "./logging.js";
@@ -37,6 +38,11 @@ redis.on("error", (err) => log.warn({ err: err.message }, "redis connection erro
 // A woken worker fetches the flow run now instead of at its next poll of the work pool (best effort).
 const wakeWorkers = () => void redis.publish(flowRunsReadyChannel(settings.redis.queuePrefix), "1").catch(() => undefined);
 const prefect = new PrefectRuns(createPrefectClient(settings.prefect.apiUrl), settings.prefect.deployment, wakeWorkers);
+const prefectDatabase = sharedCheck(() => prefect.ready(), 5000);
+const prefectReady = async () => {
+  await prefect.health();
+  await prefectDatabase();
+};
 const notifier = new EventNotifier(redis, eventsChannel(settings.redis.queuePrefix));
 const store = notifyingStore(await openStore(settings.store, { migrate: true, clientName: `quire-gateway-${process.pid}` }), notifier);
 const hub = new EventHub(redis.duplicate(), eventsChannel(settings.redis.queuePrefix));
@@ -85,7 +91,8 @@ const app = createApp({
   apiKey: settings.http.apiKey,
   bodyLimit: settings.http.bodyLimit,
   healthChecks: [
-    { name: "prefect", check: () => prefect.health() },
+    // Its API on every call; its database (/ready) at most every 5 s while it answers.
+    { name: "prefect", check: prefectReady },
     { name: "redis", check: async () => void (await redis.ping()) },
     { name: "store", check: () => store.ping() },
     {

@@ -32,3 +32,20 @@ export async function runHealthChecks(checks: HealthCheck[], timeoutMs = 2000): 
   const report = Object.fromEntries(results);
   return { status: results.every(([, r]) => r === "ok") ? "ok" : "unavailable", checks: report };
 }
+
+/**
+ * A check that is costly for the dependency (Prefect's /ready opens a database connection) run at most
+ * once per `freshMs` while it passes: concurrent and frequent /health calls share its last success. A
+ * failure is not kept, so a recovered dependency shows at the next call.
+ */
+export function sharedCheck(check: () => Promise<void>, freshMs: number, now = () => Date.now()): () => Promise<void> {
+  let inFlight: Promise<void> | undefined;
+  let passedAt = -Infinity;
+  return () => {
+    if (now() - passedAt < freshMs) return Promise.resolve();
+    inFlight ??= check()
+      .then(() => void (passedAt = now()))
+      .finally(() => (inFlight = undefined));
+    return inFlight;
+  };
+}

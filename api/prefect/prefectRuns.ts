@@ -64,8 +64,13 @@ export class PrefectRuns {
     private readonly flowRunReady: () => void = () => undefined,
   ) {}
 
-  /** Prefect's readiness: its API answers and reaches its database (its /health only says the API answers). */
+  /** Prefect's API answers (it does not touch its database). */
   async health(): Promise<void> {
+    await unwrap("health", () => this.client.GET("/health"));
+  }
+
+  /** Prefect reaches its database (a connection opened each time: costlier than health()). */
+  async ready(): Promise<void> {
     await unwrap("ready", () => this.client.GET("/ready"));
   }
 
