@@ -12,6 +12,7 @@ import { notifyingStore } from "./store/notifyingStore.js";
 import { createLogger } from "./logging.js";
 import { createPrefectClient } from "./prefect/client.js";
 import { PrefectRuns } from "./prefect/prefectRuns.js";
+import { PrefectWorkers } from "./prefect/prefectWorkers.js";
 import { DriveLocks } from "./runs/driveLocks.js";
 import { FlowRunLiveness } from "./runs/flowRunLiveness.js";
 import { FlowLeases } from "./runs/flowLeases.js";
@@ -37,8 +38,11 @@ const redis = new Redis(settings.redis.url, { maxRetriesPerRequest: 1, lazyConne
 redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
 // A woken worker fetches the flow run now instead of at its next poll of the work pool (best effort).
 const wakeWorkers = () => void redis.publish(flowRunsReadyChannel(settings.redis.queuePrefix), "1").catch(() => undefined);
-const prefect = new PrefectRuns(createPrefectClient(settings.prefect.apiUrl), settings.prefect.deployment, wakeWorkers);
+const prefectClient = createPrefectClient(settings.prefect.apiUrl);
+const prefect = new PrefectRuns(prefectClient, settings.prefect.deployment, wakeWorkers);
 const prefectDatabase = sharedCheck(() => prefect.ready(), 5000);
+const poolWorkers = new PrefectWorkers(prefectClient, () => prefect.workPoolName());
+const prefectWorkers = sharedCheck(() => poolWorkers.check(), 5000);
 const prefectReady = async () => {
   await prefect.health();
   await prefectDatabase();
@@ -51,7 +55,6 @@ const metrics = new GatewayMetrics(store);
 metrics.start(hub);
 const mockQueue = new Queue(stepQueueName("mock"), { connection: redis, prefix: settings.redis.queuePrefix });
 
-const prefectClient = createPrefectClient(settings.prefect.apiUrl);
 const secrets = new PrefectSecrets(prefectClient);
 const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
 const providerDefaults: ProviderDefaults = { provider: settings.defaultProvider, models: { mock: "mock-writer-1", openai: settings.providers.openai.model, gemini: settings.providers.gemini.model } };
@@ -93,6 +96,7 @@ const app = createApp({
   healthChecks: [
     // Its API on every call; its database (/ready) at most every 5 s while it answers.
     { name: "prefect", check: prefectReady },
+    { name: "prefectWorkers", check: prefectWorkers },
     { name: "redis", check: async () => void (await redis.ping()) },
     { name: "store", check: () => store.ping() },
     {

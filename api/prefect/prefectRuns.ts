@@ -52,7 +52,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
  * one Prefect endpoint, answers are plain views, and errors come from the one unwrap.
  */
 export class PrefectRuns {
-  private deploymentIdCache?: string;
+  private deploymentCache?: { id: string; workPool: string };
 
   /**
    * @param flowRunReady called (not awaited) when a flow run awaits a worker: a new one, or a resumed
@@ -79,14 +79,23 @@ export class PrefectRuns {
   }
 
   async deploymentId(): Promise<string> {
-    if (this.deploymentIdCache) return this.deploymentIdCache;
+    return (await this.deployment()).id;
+  }
+
+  /** The work pool whose workers run the deployment's flow runs. */
+  async workPoolName(): Promise<string> {
+    return (await this.deployment()).workPool;
+  }
+
+  private async deployment(): Promise<{ id: string; workPool: string }> {
+    if (this.deploymentCache) return this.deploymentCache;
     const [flowName, name] = this.deploymentName.split("/") as [string, string];
     const deployment = await unwrap(
       `read deployment ${this.deploymentName}`,
       () => this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
     );
-    this.deploymentIdCache = String(deployment.id);
-    return this.deploymentIdCache;
+    this.deploymentCache = { id: String(deployment.id), workPool: String(deployment.work_pool_name ?? "") };
+    return this.deploymentCache;
   }
 
   /** Creates a flow run; the idempotency key makes a repeated call (e.g. after a gateway crash) return the same run. */
@@ -104,8 +113,8 @@ export class PrefectRuns {
     };
     const run = await create().catch((err) => {
       // The deployment was deleted and deployed again (a new id): read it afresh, once.
-      if (!(err instanceof PrefectNotFound) || !this.deploymentIdCache) throw err;
-      this.deploymentIdCache = undefined;
+      if (!(err instanceof PrefectNotFound) || !this.deploymentCache) throw err;
+      this.deploymentCache = undefined;
       return create();
     });
     this.flowRunReady();

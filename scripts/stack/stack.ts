@@ -140,7 +140,7 @@ export class Stack {
       }
       const deployed = await deploy;
       if (deployed.exitCode !== 0) throw new Error(`prefect deploy failed:\n${deployed.all?.slice(-3000)}`);
-      say("waiting for /health (Prefect, Redis, store, agent workers)");
+      say("waiting for /health (Prefect and its worker, Redis, store, agent workers)");
       // The last answer (a 503 names the failing check) is in the timeout's message.
       await waitFor(`stack health (logs in ${join(home, "logs")})`, () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: this.failFast() });
       if (this.stopped) throw new Error("the stack was stopped while starting");

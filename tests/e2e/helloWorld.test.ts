@@ -155,6 +155,6 @@ describe("the hello-world book on the real stack", () => {
   it("reports every dependency healthy", async () => {
     const { status, body } = await call("/health");
     expect(status).toBe(200);
-    expect(body.checks).toEqual({ prefect: "ok", redis: "ok", store: "ok", workers: "ok" });
+    expect(body.checks).toEqual({ prefect: "ok", prefectWorkers: "ok", redis: "ok", store: "ok", workers: "ok" });
   });
 });

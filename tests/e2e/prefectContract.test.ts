@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { createPrefectClient } from "../../api/prefect/client.js";
+import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
+import { PrefectWorkers } from "../../api/prefect/prefectWorkers.js";
 import { call } from "./gatewayClient.js";
 
 describe("the generated Prefect client", () => {
@@ -12,6 +15,18 @@ describe("the generated Prefect client", () => {
 
   it("talks to the pinned Prefect version", async () => {
     expect(await (await fetch(`${inject("prefectApiUrl")}/admin/version`)).json()).toBe("2.20.25");
+  });
+
+  it("finds the Prefect worker polling the deployment's pool by its heartbeats, and none in a pool nobody polls", async () => {
+    const client = createPrefectClient(inject("prefectApiUrl"));
+    const runs = new PrefectRuns(client, "run-stage/quire");
+    expect(await new PrefectWorkers(client, () => runs.workPoolName()).live()).toContainEqual(expect.stringMatching(/^prefect-worker-/));
+    const empty = `nobody-${Date.now()}`;
+    const created = await fetch(`${inject("prefectApiUrl")}/work_pools/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: empty, type: "process" }) });
+    expect(created.status).toBe(201);
+    const idle = new PrefectWorkers(client, async () => empty);
+    expect(await idle.live()).toEqual([]);
+    await expect(idle.check()).rejects.toThrow(`no Prefect worker has polled work pool ${empty}`);
   });
 });
 
