@@ -8,7 +8,7 @@ import type { FlowRunLiveness } from "./flowRunLiveness.js";
 import { isHoldPauseKey, type HoldFlags } from "./holdFlags.js";
 import { resumeFlowRun } from "./flowRunResume.js";
 import type { FlowLeases } from "./flowLeases.js";
-import { appendRunEvent, updateRunWithEvent, type RunEventFields } from "./runEvents.js";
+import { updateRunWithEvent, updateStageRunWithEvent, type RunEventFields } from "./runEvents.js";
 import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
@@ -167,10 +167,8 @@ export class RunAdvancer {
   }
 
   private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
-    await this.deps.store.atomically(run.id, async (tx) => {
-      await tx.updateStageRun(stageKey(stage), { status: "completed", startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt });
-      await appendRunEvent(tx, this.deps.graph, run, { type: "stage.completed", stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
-    });
+    const patch = { status: "completed" as const, startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt };
+    await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, stageKey(stage), patch, { type: "stage.completed", stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
     return this.afterStage(run, { ...stage, status: "completed" });
   }
 

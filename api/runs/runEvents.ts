@@ -39,3 +39,18 @@ export async function updateRunWithEvent(
     return changed;
   });
 }
+
+/** Changes a stage run and appends its event (stage.started, stage.completed) in one transaction. */
+export async function updateStageRunWithEvent(
+  store: Store,
+  graph: StageGraph,
+  run: RunRecord,
+  key: { runId: string; stageId: string; attempt: number },
+  patch: Parameters<Store["updateStageRun"]>[1],
+  spec: RunEventSpec,
+): Promise<void> {
+  await store.atomically(run.id, async (tx) => {
+    await tx.updateStageRun(key, patch);
+    await appendRunEvent(tx, graph, run, spec);
+  });
+}

@@ -5,7 +5,7 @@ import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
 import { nextStage } from "./guards.js";
-import { appendRunEvent } from "./runEvents.js";
+import { updateStageRunWithEvent } from "./runEvents.js";
 import { stepsRunStatuses } from "./runStateMachine.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
@@ -69,10 +69,8 @@ export class StageLauncher {
   async createFlowRun(run: RunRecord, stage: StageRunRecord, fresh = false): Promise<void> {
     const waiting = fresh ? null : await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage));
     const flowRunId = waiting ?? (await this.createFlowRunOnly(run, stage));
-    await this.deps.store.atomically(run.id, async (tx) => {
-      await tx.updateStageRun({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt }, { flowRunId });
-      await appendRunEvent(tx, this.deps.graph, run, { type: "stage.started", stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
-    });
+    const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
+    await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, key, { flowRunId }, { type: "stage.started", stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
   }
 

@@ -21,6 +21,7 @@ export async function importRunRows(db: Kysely<Database>, document: RunBundle, e
   const bundle = intoThePast(document, new Date(importedAt));
   const { run } = bundle;
   const unfinished = live.has(run.status);
+  const reason = `imported while ${run.status}; POST .../resume continues it here`;
   await db
     .insertInto("runs")
     .values({
@@ -30,7 +31,7 @@ export async function importRunRows(db: Kysely<Database>, document: RunBundle, e
       category: run.category ?? null,
       request: JSON.stringify(run.request),
       current_stage_id: run.currentStageId ?? null,
-      error: unfinished ? `imported while ${run.status}; POST .../resume continues it here` : (run.error ?? null),
+      error: unfinished ? reason : (run.error ?? null),
       idempotency_key: null,
       created_at: run.createdAt,
       updated_at: new Date().toISOString(),
@@ -63,7 +64,6 @@ export async function importRunRows(db: Kysely<Database>, document: RunBundle, e
   if (unfinished) {
     // The stream says what the run's status says: it is failed here, with the reason.
     const last = bundle.events.reduce((max, e) => (e.seq > max.seq ? e : max), { seq: 0, percent: 0 });
-    const reason = `imported while ${run.status}; POST .../resume continues it here`;
     await db
       .insertInto("events")
       .values({ run_id: run.id, seq: last.seq + 1, type: "run.failed", stage_id: null, step_id: null, status: "failed", percent: last.percent, data: JSON.stringify({ reason, by: "gateway" }), at: importedAt })
