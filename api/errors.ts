@@ -2,7 +2,15 @@
  * The closed family of errors the gateway speaks. Thrown anywhere; mapped to HTTP in exactly one place
  * (http/errorMiddleware.ts). Messages say what was wrong and what to do.
  */
-export type ErrorCode = "invalid_input" | "unauthorized" | "not_found" | "conflict" | "payload_too_large" | "unavailable" | "invalid_config";
+export type ErrorCode =
+  | "invalid_input"
+  | "unauthorized"
+  | "not_found"
+  | "conflict"
+  | "payload_too_large"
+  | "unavailable"
+  | "prefect_refused"
+  | "invalid_config";
 
 export abstract class QuireError extends Error {
   abstract readonly code: ErrorCode;
@@ -35,8 +43,8 @@ export class PayloadTooLarge extends QuireError {
 }
 /** A dependency (Prefect, Redis, the store) is down or answered in a way we cannot use. */
 export class Unavailable extends QuireError {
-  readonly code = "unavailable";
-  readonly httpStatus = 503;
+  readonly code: ErrorCode = "unavailable";
+  readonly httpStatus: number = 503;
 }
 /** What ioredis throws for a command while Redis is down: the gateway's clients give up after one retry. */
 export function isRedisUnreachable(err: unknown): boolean {

@@ -7,9 +7,19 @@ import { Conflict, Unavailable } from "../errors.js";
  */
 export class PrefectNotFound extends Unavailable {}
 
+/**
+ * Prefect refused a request (400, 422 and the like): this gateway and the Prefect server disagree on the
+ * API (a version outside the pins?). A 502, and no "try again": trying again gets the same answer. Still an
+ * Unavailable to the callers that leave a recorded change for the run driver to finish.
+ */
+export class PrefectRefused extends Unavailable {
+  override readonly code = "prefect_refused";
+  override readonly httpStatus = 502;
+}
+
 type Answer<T> = { data?: T; error?: unknown; response: Response };
 
-const transient = (status: number) => status === 502 || status === 503 || status === 504;
+const transient = (status: number) => status === 429 || status === 502 || status === 503 || status === 504;
 // Prefect on SQLite answers 503 when a write meets another writer's lock ("database is locked"), which
 // clears within milliseconds: the first retries come quickly (a stage boundary once waited 1.7 s here).
 const delays = [20, 50, 100, 200, 400, 800];
@@ -45,6 +55,9 @@ export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): P
     const detail = JSON.stringify(error ?? null).slice(0, 500);
     if (response.status === 404) throw new PrefectNotFound(`Prefect has no such resource (${what})`, { prefect: error });
     if (response.status === 409) throw new Conflict(`Prefect refused ${what}: ${detail}`, { prefect: error });
+    if (response.status >= 400 && response.status < 500) {
+      throw new PrefectRefused(`Prefect refused ${what} (${response.status}: ${detail}); trying again will not help: is PREFECT_API_URL a Prefect 2.20 server?`, { prefect: error });
+    }
     throw new Unavailable(`Prefect answered ${response.status} to ${what}: ${detail}`, { prefect: error });
   }
 }
