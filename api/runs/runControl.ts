@@ -81,8 +81,10 @@ export class RunControl {
   }
 
   /**
-   * The new status with its event, and for a rollback the superseded outputs and the stage's new attempt,
-   * in one transaction and only from the status the decision was made on; null when the run moved on.
+   * The new status with its event in one transaction, only from the status the decision was made on; null
+   * when the run moved on. A command that starts a stage (advance, resume, rollback) also records the
+   * stage's next attempt there, and a rollback supersedes the outputs: cut short after this write (Redis or
+   * Prefect down), the run driver creates that attempt's flow run, so the command is carried out, not lost.
    */
   private async write(run: RunRecord, decision: Extract<ReturnType<typeof decide>, { ok: true }>): Promise<{ recorded?: StageRunRecord } | null> {
     const { store, graph, launcher } = this.deps;
@@ -90,28 +92,35 @@ export class RunControl {
     const patch = { status, ...(status === "running" || status === "queued" ? { error: null, completedAt: null } : {}), ...(status === "cancelled" ? { completedAt: new Date().toISOString() } : {}) };
     const after = { ...run, status };
     const data = { by: "gateway", from: run.status };
-    if (!decision.rollBackTo) {
+    const event = decision.event && { type: decision.event, status, data };
+    const start = decision.effects.find((e) => e.type === "startStage");
+    if (!start) {
       const endStageRuns = decision.endStageRuns;
       const alongside = endStageRuns && ((tx: Store) => tx.endOpenStageRuns(run.id, endStageRuns));
-      return (await updateRunWithEvent(store, graph, after, [run.status], patch, decision.event && { type: decision.event, status, data }, alongside)) ? {} : null;
+      return (await updateRunWithEvent(store, graph, after, [run.status], patch, event, alongside)) ? {} : null;
     }
-    const toStage = decision.rollBackTo;
-    const from = run.request.stages.indexOf(toStage);
+    const attempt = await launcher.nextAttempt(after, start.stageId);
+    const startPatch = { ...patch, currentStageId: start.stageId };
+    if (!decision.rollBackTo) {
+      let recorded: StageRunRecord | undefined;
+      const record = async (tx: Store) => void (recorded = await tx.insertStageRun(attempt));
+      return (await updateRunWithEvent(store, graph, after, [run.status], startPatch, event, record)) ? { recorded } : null;
+    }
+    const from = run.request.stages.indexOf(decision.rollBackTo);
     const stages = graph.stages.map((s) => s.id).filter((id) => run.request.stages.indexOf(id) >= from);
-    const attempt = await launcher.nextAttempt(after, toStage);
     return store.atomically(run.id, async (tx) => {
-      if (!(await tx.updateRun(run.id, [run.status], { ...patch, currentStageId: toStage }))) return null;
+      if (!(await tx.updateRun(run.id, [run.status], startPatch))) return null;
       const recorded = await tx.insertStageRun(attempt);
       const kept = (await tx.listOutputs(run.id, { history: false })).filter((o) => !stages.includes(o.stageId)).map((o) => o.stepId);
       const percent = percentComplete(plannedStepIds(graph, run.request.stages), kept);
       // Last: it appends the event (see EventOrderLock in sqlStore.ts).
-      await tx.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status, percent, data: { ...data, toStage, stages } });
+      await tx.supersedeStages(run.id, stages, { runId: run.id, type: "run.rolled_back", status, percent, data: { ...data, toStage: decision.rollBackTo, stages } });
       return { recorded };
     });
   }
 
   private async apply(run: RunRecord, effect: RunEffect, at: { flowRunId: string | null; recorded?: StageRunRecord }): Promise<void> {
-    const { store, prefect, holds, launcher } = this.deps;
+    const { prefect, holds, launcher } = this.deps;
     const id = at.flowRunId;
     switch (effect.type) {
       case "holdFlow":
@@ -134,12 +143,9 @@ export class RunControl {
         if (id) await prefect.cancel(id);
         return;
       case "startStage":
+        if (!at.recorded) throw new Error(`stage ${effect.stageId} was not recorded with the command`);
         try {
-          if (at.recorded) await launcher.startRecorded(run, at.recorded);
-          else {
-            await store.updateRun(run.id, ["running"], { currentStageId: effect.stageId });
-            await launcher.start({ ...run, currentStageId: effect.stageId }, effect.stageId);
-          }
+          await launcher.startRecorded(run, at.recorded);
         } catch (err) {
           // The stage run is recorded; the run driver creates its flow run (idempotently) once Prefect answers.
           if (!(err instanceof Unavailable)) throw err;

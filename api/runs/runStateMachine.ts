@@ -33,7 +33,7 @@ export type RunEffect =
   | { type: "suspendFlowRun" }
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
-  | { type: "startStage"; stageId: string; reuseOutputs: boolean }; // a rollback's stage: the attempt recorded with the status
+  | { type: "startStage"; stageId: string; reuseOutputs: boolean }; // its next attempt is recorded with the status (runControl.ts)
 
 /** The event that reports the command; written with the new status, in one transaction. */
 export type RunCommandEvent = "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back";

@@ -157,6 +157,29 @@ describe("faults on the real stack", () => {
     await eventually("the old flow run ended", async () => (await prefect().readFlowRun(flowRun.id)).stateType === "CANCELLED", 60_000);
   });
 
+  it("finishes an advance that Redis cut short: the next stage runs once Redis is back, not paused again at the boundary", async () => {
+    const runId = await submit(`advance-without-redis ${Date.now()}`, { mode: "manual" });
+    await waitForRun(runId, { until: (r) => r.status === "paused" && r.stages.at(-1)?.status === "completed" });
+    await stackControl("kill", "redis");
+    try {
+      // The status, run.resumed and the next stage's attempt are written before Redis is needed (the hold flag).
+      const res = await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toContain("is running now");
+    } finally {
+      await stackControl("restart", "redis");
+    }
+    const done = await waitForRun(runId);
+    expect(done.status, done.error).toBe("completed");
+    expect(done.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([
+      ["idea_intake", 1, "completed"],
+      ["structure", 1, "completed"],
+    ]);
+    // One advance, one resume: the driver did not pause the run again at the boundary it was advanced from.
+    expect((await events(runId)).filter((e) => e.type === "run.paused" || e.type === "run.resumed").map((e) => e.type)).toEqual(["run.paused", "run.resumed"]);
+    await oneOutputPerStep(runId);
+  });
+
   it("survives a Prefect server that is down for seconds mid-run: no step asked twice, no task run left Running", async () => {
     const runId = await submit(`prefect-restart ${Date.now()} [mock:delay=800]`);
     await waitForRun(runId, { until: midStructure });
