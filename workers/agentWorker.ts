@@ -4,7 +4,7 @@ import type { ProviderName } from "../api/config/stageGraphSchema.js";
 import { cancelChannel } from "../api/runs/runCancellations.js";
 import { stepQueueName } from "./queueNames.js";
 import { StepJobData, type StepJobResult } from "./stepJob.js";
-import { PermanentStepError, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
+import { JobLockLost, PermanentStepError, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
 
 export const AGENT_WORKER_NAME = "quire-agent";
 
@@ -20,7 +20,9 @@ export interface AgentWorkerOptions {
 /**
  * Consumes the step queues of every provider this worker has. BullMQ holds the worker's lock on a job
  * and renews it while the step runs; a job whose lock lapses (worker died) is "stalled" and handed to
- * another worker, where the accepted-output check keeps the step from being done twice.
+ * another worker, where the accepted-output check keeps the step from being done twice. A worker that is
+ * alive but could not renew a lock in time (Redis away for longer than the lock) stops that job's provider
+ * call: the job is another worker's now, and the call would be paid for twice.
  */
 export class AgentWorker {
   private readonly workers: Worker<unknown, StepJobResult>[] = [];
@@ -28,6 +30,8 @@ export class AgentWorker {
   private readonly cancelSubscriber: Redis;
   /** Provider calls in flight, by run, so a cancel can abort them. */
   private readonly inFlight = new Map<string, Set<AbortController>>();
+  /** The same calls by job id, oldest first (a job handed back after its lock lapsed can come here again). */
+  private readonly byJob = new Map<string, AbortController[]>();
 
   constructor(private readonly deps: StepRunnerDeps, private readonly opts: AgentWorkerOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
@@ -50,6 +54,11 @@ export class AgentWorker {
         name: AGENT_WORKER_NAME,
       });
       worker.on("failed", (job, err) => this.deps.log.warn({ jobId: job?.id, err: err.message }, "step job failed"));
+      // BullMQ only reports a lock it could not renew; the call goes on unless stopped here.
+      // A lock that lapsed is the oldest call's: a newer one of the same job took a fresh lock.
+      worker.on("lockRenewalFailed", (jobIds) => {
+        for (const id of jobIds) this.byJob.get(id)?.[0]?.abort(new JobLockLost(id));
+      });
       worker.on("error", (err) => this.deps.log.error({ err: err.message }, "agent worker error"));
       this.workers.push(worker);
     }
@@ -70,10 +79,15 @@ export class AgentWorker {
     const timer = setTimeout(() => controller.abort(deadline), msLeft);
     const running = this.inFlight.get(data.runId) ?? new Set();
     this.inFlight.set(data.runId, running.add(controller));
+    const sameJob = this.byJob.get(String(job.id)) ?? [];
+    this.byJob.set(String(job.id), [...sameJob, controller]);
     try {
       return await runStep(data, String(job.id), { ...this.deps, log }, controller.signal);
     } finally {
       clearTimeout(timer);
+      const left = (this.byJob.get(String(job.id)) ?? []).filter((c) => c !== controller);
+      if (left.length) this.byJob.set(String(job.id), left);
+      else this.byJob.delete(String(job.id));
       running.delete(controller);
       if (!running.size) this.inFlight.delete(data.runId);
     }

@@ -20,11 +20,32 @@ export function outputJsonSchema(kind: OutputKind): Record<string, unknown> {
 export function parseOutput(kind: OutputKind, text: string): { ok: true; content: StepOutputContent } | { ok: false; error: string } {
   let json: unknown;
   try {
-    json = JSON.parse(text.replace(/^```(?:json)?\s*|\s*```$/g, ""));
+    json = jsonIn(text);
   } catch (err) {
     return { ok: false, error: `the answer is not JSON: ${(err as Error).message}` };
   }
   const parsed = outputSchemas[kind].safeParse(json);
   if (parsed.success) return { ok: true, content: parsed.data };
   return { ok: false, error: parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ") };
+}
+
+/**
+ * The JSON of an answer: the whole text, else the first fenced block (```json, any case, text around it),
+ * else from the first `{` to the last `}`. Models without a JSON mode (an OpenAI-compatible endpoint) wrap
+ * their JSON so, and a repair round would get the same wrapping back.
+ */
+function jsonIn(text: string): unknown {
+  const trimmed = text.trim();
+  const fenced = /```[A-Za-z]*[^\S\n]*\n?([\s\S]*?)```/.exec(trimmed)?.[1];
+  const braces = trimmed.slice(trimmed.indexOf("{"), trimmed.lastIndexOf("}") + 1);
+  let firstError: unknown;
+  for (const candidate of [trimmed, fenced, braces]) {
+    if (!candidate) continue;
+    try {
+      return JSON.parse(candidate);
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw firstError;
 }

@@ -42,6 +42,13 @@ export class StepDeadlinePassed extends Error {
   }
 }
 
+/** This worker could not renew the job's lock in time: the job is handed to another worker, which does the step. */
+export class JobLockLost extends Error {
+  constructor(jobId: string) {
+    super(`this worker lost the lock of job ${jobId} (Redis out of reach for longer than the lock?); another worker does the step`);
+  }
+}
+
 /** A step of a run in one of these is not worth a provider call. */
 const stoppedStatuses = new Set(["completed", "failed", "cancelling", "cancelled"]);
 
@@ -118,10 +125,13 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
         response = await (await deps.providers.get(job.provider)).generate({ ...sent, onRetry });
       } catch (err) {
         const timedOut = signal?.reason instanceof StepDeadlinePassed;
-        const message = redactSecrets((timedOut ? signal.reason : (err as Error)).message, secrets);
+        const lockLost = signal?.reason instanceof JobLockLost;
+        const message = redactSecrets((timedOut || lockLost ? signal.reason : (err as Error)).message, secrets);
         const permanent = err instanceof PermanentProviderError;
-        const cancelled = signal?.aborted && !timedOut;
+        const cancelled = signal?.aborted && !timedOut && !lockLost;
         await store.recordAudit({ ...exchange, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - callStarted, finishReason: null });
+        // Not this worker's step any more: the worker that took the job reports on it.
+        if (lockLost) throw new Error(message);
         const willRetry = !permanent && !cancelled && job.try <= job.retries;
         await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
         if (permanent || cancelled) throw new PermanentStepError(message);
@@ -146,11 +156,23 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   }
   const usage = usageOf(response);
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
-  const accepted = await store.acceptOutput(
-    { ...key, stageAttempt: job.stageAttempt, content, provider: job.provider, model: response.model, jobId },
-    { ...audit, model: response.model, response: { text: response.text }, outcome: "accepted", error: null, ...usage },
-    { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
-  );
+  const exchange = { ...audit, model: response.model, response: { text: response.text }, ...usage };
+  let accepted: Awaited<ReturnType<Store["acceptOutput"]>>;
+  try {
+    accepted = await store.acceptOutput(
+      { ...key, stageAttempt: job.stageAttempt, content, provider: job.provider, model: response.model, jobId },
+      { ...exchange, outcome: "accepted", error: null },
+      { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
+    );
+  } catch (err) {
+    // The answer was paid for but not stored (a locked database, a lost connection): its exchange is still
+    // audited, outside the failed transaction, and the step reported; best effort, as the store may be down.
+    const message = redactSecrets(`the answer could not be stored: ${(err as Error).message}`, secrets);
+    await store.recordAudit({ ...exchange, outcome: "error", error: message }).catch(() => undefined);
+    const willRetry = job.try <= job.retries;
+    await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message }).catch(() => undefined);
+    throw new Error(message);
+  }
   if ("abandoned" in accepted) {
     log.warn({ ...key, reason: accepted.abandoned }, "step result abandoned");
     throw new PermanentStepError(`step ${job.stepId} result abandoned: ${accepted.abandoned}`);

@@ -10,8 +10,10 @@ import { loadStageGraph } from "../../api/config/stageGraph.js";
 import { planStage } from "../../api/runs/stagePlan.js";
 import { openSqliteStore } from "../../api/store/openStore.js";
 import type { SqlStore } from "../../api/store/sqlStore.js";
+import type { Store } from "../../api/store/store.js";
 import { AgentWorker } from "../../workers/agentWorker.js";
 import { ProviderRegistry } from "../../workers/providers/providerRegistry.js";
+import { runStep } from "../../workers/stepRunner.js";
 import { stepQueueName } from "../../workers/queueNames.js";
 import { startRedis } from "../fixtures/redisServer.js";
 
@@ -80,5 +82,70 @@ describe("an agent worker's step deadline", () => {
     const { runId, finished } = await ideaJob(0, 30);
     await expect(finished).resolves.toMatchObject({ version: 1, reused: false });
     expect((await store.listAudit({ runId })).map((a) => a.outcome)).toEqual(["accepted"]);
+  });
+});
+
+describe("an agent worker that loses a job's lock while it is alive (Redis out of reach for longer than the lock)", () => {
+  it("stops its provider call, as the job is handed on: the step is answered once, and not reported failed", async () => {
+    const lossPrefix = "awl";
+    const lossQueue = new Queue(stepQueueName("mock"), { connection, prefix: lossPrefix });
+    const calls: { aborted: boolean }[] = [];
+    class CountingRegistry extends ProviderRegistry {
+      override async get(name: Parameters<ProviderRegistry["get"]>[0]) {
+        const inner = await super.get(name);
+        return {
+          name: inner.name,
+          generate: (req: Parameters<typeof inner.generate>[0]) => {
+            const call = { aborted: false };
+            calls.push(call);
+            req.signal?.addEventListener("abort", () => (call.aborted = true));
+            return inner.generate(req);
+          },
+        };
+      }
+    }
+    const lossWorker = new AgentWorker({ store, providers: new CountingRegistry(), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: lossPrefix, concurrency: { mock: 2, openai: 1, gemini: 1 }, lockDurationMs: 1_000 });
+    lossWorker.start();
+    try {
+      const request = { idea: { premise: "slow [mock:delay=2500]" }, stages: ["idea_intake"], mode: "auto" as const };
+      const { run } = await store.createRun({ id: randomUUID(), request });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+      const jobId = `${run.id}.IDEA.1`;
+      await lossQueue.add("IDEA", { ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 }, { jobId, attempts: 1 });
+      await expect.poll(() => calls.length, { timeout: 5_000 }).toBe(1);
+      // What a lock that lapsed looks like to its worker: the key is gone when it renews.
+      await connection.del(`${lossPrefix}:${stepQueueName("mock")}:${jobId}:lock`);
+      await expect.poll(() => calls[0]!.aborted, { timeout: 3_000 }).toBe(true);
+      // The job is handed on (here, back to the same worker) and answered by that call.
+      await expect.poll(async () => (await store.listAudit({ runId: run.id })).map((a) => a.outcome), { timeout: 10_000 }).toEqual(["error", "accepted"]);
+      expect(calls.map((c) => c.aborted)).toEqual([true, false]);
+      expect((await store.listAudit({ runId: run.id }))[0]!.error).toContain("lost the lock");
+      expect((await store.listEvents(run.id)).map((e) => e.type)).toEqual(["run.queued", "step.started", "step.started", "step.completed"]);
+    } finally {
+      await lossWorker.close();
+      await lossQueue.close();
+    }
+  });
+});
+
+describe("a step whose answer cannot be stored (a locked database, a lost connection)", () => {
+  it("still audits the paid-for exchange, outside the failed transaction, and reports the step as retrying", async () => {
+    const request = { idea: { premise: "Habits compound" }, stages: ["idea_intake"], mode: "auto" as const };
+    const { run } = await store.createRun({ id: randomUUID(), request });
+    await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+    const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+    const failingWrites: Store = Object.create(store);
+    failingWrites.acceptOutput = async () => {
+      throw new Error("SQLITE_BUSY: database is locked");
+    };
+    const job = { ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 };
+    await expect(runStep(job, "j-store", { store: failingWrites, providers: new ProviderRegistry(), graph, log: pino({ level: "silent" }) })).rejects.toThrow(/could not be stored: SQLITE_BUSY/);
+    const audit = await store.listAudit({ runId: run.id });
+    expect(audit.map((a) => [a.outcome, a.error])).toEqual([["error", expect.stringContaining("could not be stored")]]);
+    expect(audit[0]!.response).toMatchObject({ text: expect.stringContaining("Habits compound") });
+    expect(audit[0]!.outputTokens).toBeGreaterThan(0);
+    expect((await store.listEvents(run.id)).map((e) => e.type)).toEqual(["run.queued", "step.started", "step.retrying"]);
+    expect(await store.listOutputs(run.id, { history: true })).toEqual([]);
   });
 });

@@ -52,6 +52,23 @@ export function providerContract(name: string, start: (key: string) => Promise<F
       expect(calls(before)).toHaveLength(2);
     });
 
+    it("records the answered call's latency, not the failed call and the wait before it (those are audited on their own)", async () => {
+      server.script({ kind: "error", status: 429, headers: { "retry-after": "1" }, retryDelaySeconds: 1 });
+      const started = Date.now();
+      const res = await provider.generate(request());
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(res.latencyMs).toBeLessThan(900);
+    });
+
+    it("fails at once, for good, on an answer without content (a refusal, a blocked prompt): the same request gets the same", async () => {
+      const before = server.requests.length;
+      server.script({ kind: "refusal" });
+      const err = await provider.generate(request()).catch((e) => e);
+      expect(err).toBeInstanceOf(PermanentProviderError);
+      expect(err.message).toMatch(/refused the step: I can't help with that|the prompt was blocked: SAFETY/);
+      expect(calls(before)).toHaveLength(1);
+    });
+
     it("retries a 500 twice, then succeeds, telling of each failed call (the audit records every call)", async () => {
       const before = server.requests.length;
       server.script({ kind: "error", status: 500 }, { kind: "error", status: 500 });

@@ -14,6 +14,15 @@ const request = (kind: GenerateRequest["output"]["kind"], prompt = "write"): Gen
 });
 
 describe("MockProvider", () => {
+  it("does not wait out its delay for a request aborted before it was made", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("run cancelled"));
+    const req = request("text");
+    const started = performance.now();
+    await expect(new MockProvider().generate({ ...req, signal: controller.signal, meta: { ...req.meta, premise: "Slow [mock:delay=5000]" } })).rejects.toThrow("run cancelled");
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   it("gives the same answer to the same request", async () => {
     const mock = new MockProvider();
     expect((await mock.generate(request("list"))).text).toBe((await mock.generate(request("list"))).text);

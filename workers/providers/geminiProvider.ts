@@ -1,5 +1,5 @@
 import { ApiError, GoogleGenAI } from "@google/genai";
-import type { GenerateRequest, GenerateResponse, Provider } from "./provider.js";
+import { type GenerateRequest, type GenerateResponse, PermanentProviderError, type Provider } from "./provider.js";
 import { redactSecrets } from "./redact.js";
 import { type CallFailure, defaultRetryPolicy, parseRetryAfter, type RetryPolicy, withRetries } from "./retryPolicy.js";
 
@@ -21,7 +21,7 @@ export class GeminiProvider implements Provider {
   constructor(private readonly settings: GeminiSettings) {}
 
   async generate(req: GenerateRequest): Promise<GenerateResponse> {
-    const started = performance.now();
+    let callStarted = 0; // the latency recorded is the answered call's, not the failed calls' before it
     let retryAfterMs: number | undefined;
     const noteRetryAfter: typeof fetch = async (input, init) => {
       const res = await fetch(input, init);
@@ -33,8 +33,9 @@ export class GeminiProvider implements Provider {
       httpOptions: { baseUrl: this.settings.baseUrl, timeout: this.settings.timeoutMs, retryOptions: { attempts: 1 }, fetch: noteRetryAfter },
     });
     const response = await withRetries(
-      () =>
-        client.models.generateContent({
+      () => {
+        callStarted = performance.now();
+        return client.models.generateContent({
           model: req.model,
           contents: [{ role: "user", parts: [{ text: req.prompt }] }],
           config: {
@@ -45,7 +46,8 @@ export class GeminiProvider implements Provider {
             responseJsonSchema: req.output.jsonSchema,
             abortSignal: req.signal,
           },
-        }),
+        });
+      },
       (err): CallFailure => {
         if (req.signal?.aborted) return { aborted: true };
         if (err instanceof ApiError) return { status: err.status, retryAfterMs };
@@ -58,13 +60,21 @@ export class GeminiProvider implements Provider {
     );
     const text = response.text;
     const candidate = response.candidates?.[0];
-    if (!text) throw new Error(`Gemini returned no text (finish reason ${candidate?.finishReason ?? "none"})`);
+    if (!text) {
+      // A blocked prompt, a safety stop or an answer cut off by maxOutputTokens: the same request gets the
+      // same, so the step fails now rather than pay for it again.
+      const blocked = response.promptFeedback?.blockReason;
+      const reason = blocked ? `the prompt was blocked: ${blocked}` : `finish reason ${candidate?.finishReason ?? "none"}`;
+      throw new PermanentProviderError(`Gemini returned no text (${reason})${candidate?.finishReason === "MAX_TOKENS" ? "; raise the step's maxTokens" : ""}`);
+    }
+    const usage = response.usageMetadata;
     return {
       text,
-      usage: { inputTokens: response.usageMetadata?.promptTokenCount ?? 0, outputTokens: response.usageMetadata?.candidatesTokenCount ?? 0 },
+      // A thinking model's thoughts are output tokens too (billed as such).
+      usage: { inputTokens: usage?.promptTokenCount ?? 0, outputTokens: (usage?.candidatesTokenCount ?? 0) + (usage?.thoughtsTokenCount ?? 0) },
       model: response.modelVersion ?? req.model,
       finishReason: String(candidate?.finishReason ?? "unknown"),
-      latencyMs: performance.now() - started,
+      latencyMs: performance.now() - callStarted,
     };
   }
 }

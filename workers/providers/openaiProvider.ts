@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import type { GenerateRequest, GenerateResponse, Provider } from "./provider.js";
+import { type GenerateRequest, type GenerateResponse, PermanentProviderError, type Provider } from "./provider.js";
 import { type CallFailure, defaultRetryPolicy, parseRetryAfter, type RetryPolicy, withRetries } from "./retryPolicy.js";
 import { redactSecrets } from "./redact.js";
 
@@ -20,10 +20,11 @@ export class OpenAiProvider implements Provider {
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResponse> {
-    const started = performance.now();
+    let callStarted = 0; // the latency recorded is the answered call's, not the failed calls' before it
     const completion = await withRetries(
-      () =>
-        this.client.chat.completions.create(
+      () => {
+        callStarted = performance.now();
+        return this.client.chat.completions.create(
           {
             model: req.model,
             temperature: req.temperature,
@@ -35,7 +36,8 @@ export class OpenAiProvider implements Provider {
             response_format: { type: "json_schema", json_schema: { name: req.output.kind, schema: req.output.jsonSchema, strict: false } },
           },
           { signal: req.signal },
-        ),
+        );
+      },
       classifyOpenAiError,
       this.settings.retry ?? defaultRetryPolicy,
       req.signal,
@@ -43,13 +45,18 @@ export class OpenAiProvider implements Provider {
       req.onRetry,
     );
     const choice = completion.choices[0];
-    if (!choice?.message.content) throw new Error(`OpenAI returned no content (finish reason ${choice?.finish_reason ?? "none"})`);
+    // The same request gets the same refusal or cut-off answer: the step fails now rather than pay for it again.
+    if (choice?.message.refusal) throw new PermanentProviderError(`OpenAI refused the step: ${choice.message.refusal}`);
+    if (!choice?.message.content) {
+      const reason = choice?.finish_reason ?? "none";
+      throw new PermanentProviderError(`OpenAI returned no content (finish reason ${reason})${reason === "length" ? "; raise the step's maxTokens" : ""}`);
+    }
     return {
       text: choice.message.content,
       usage: { inputTokens: completion.usage?.prompt_tokens ?? 0, outputTokens: completion.usage?.completion_tokens ?? 0 },
       model: completion.model ?? req.model,
       finishReason: choice.finish_reason ?? "unknown",
-      latencyMs: performance.now() - started,
+      latencyMs: performance.now() - callStarted,
     };
   }
 }
@@ -57,6 +64,7 @@ export class OpenAiProvider implements Provider {
 function classifyOpenAiError(err: unknown): CallFailure {
   if (err instanceof OpenAI.APIUserAbortError) return { aborted: true };
   if (err instanceof OpenAI.APIConnectionError) return { transport: true }; // includes timeouts
-  if (err instanceof OpenAI.APIError) return { status: err.status, retryAfterMs: parseRetryAfter(err.headers) };
+  // A 429 with insufficient_quota is a key without credit, not a rate limit: it does not pass by waiting.
+  if (err instanceof OpenAI.APIError) return { status: err.status, retryAfterMs: parseRetryAfter(err.headers), permanent: err.code === "insufficient_quota" };
   return { transport: true }; // e.g. a body that is not JSON: worth one more try
 }

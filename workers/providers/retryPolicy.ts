@@ -10,6 +10,8 @@ export interface CallFailure {
   transport?: boolean;
   /** Our own abort (the run was cancelled): never retried. */
   aborted?: boolean;
+  /** The provider says trying again cannot help, whatever the status (OpenAI's 429 `insufficient_quota`: no credit left). */
+  permanent?: boolean;
 }
 
 export interface RetryPolicy {
@@ -22,11 +24,12 @@ export const defaultRetryPolicy: RetryPolicy = { attempts: 4, baseDelayMs: 500, 
 
 /**
  * Decides whether to try a failed provider call again and after how long: 429, 5xx, 408 and transport
- * failures are retried with exponential backoff and full jitter, or exactly the provider's Retry-After
- * when it gave one; anything else (400, 401, 403, 404 ...) and an abort are final. Pure but for `random`.
+ * failures are retried with exponential backoff and full jitter, or as long as the provider's Retry-After
+ * when it gave one (at most `maxDelayMs`); anything else (400, 401, 403, 404 ...), a failure the provider
+ * calls permanent and an abort are final. Pure but for `random`.
  */
 export function retryDecision(failure: CallFailure, attempt: number, policy: RetryPolicy, random = Math.random): { retry: false } | { retry: true; delayMs: number } {
-  if (failure.aborted || attempt >= policy.attempts) return { retry: false };
+  if (failure.aborted || failure.permanent || attempt >= policy.attempts) return { retry: false };
   const retryable = failure.transport || failure.status === 408 || failure.status === 429 || (failure.status !== undefined && failure.status >= 500);
   if (!retryable) return { retry: false };
   if (failure.retryAfterMs !== undefined) return { retry: true, delayMs: Math.min(failure.retryAfterMs, policy.maxDelayMs) };
@@ -47,7 +50,8 @@ export function parseRetryAfter(headers: { get(name: string): string | null } | 
 
 /**
  * Calls `fn` until it succeeds, the policy says stop, or `signal` aborts. `classify` turns an SDK's error
- * into a CallFailure; a final failure with a 4xx status becomes a PermanentProviderError.
+ * into a CallFailure; a final failure with a 4xx status (but 408, 429), or one called permanent, becomes a
+ * PermanentProviderError.
  */
 export async function withRetries<T>(
   fn: (attempt: number) => Promise<T>,
@@ -66,7 +70,8 @@ export async function withRetries<T>(
       if (signal?.aborted) failure.aborted = true;
       const decision = retryDecision(failure, attempt, policy);
       if (!decision.retry) {
-        if (failure.status !== undefined && failure.status >= 400 && failure.status < 500 && failure.status !== 408 && failure.status !== 429) {
+        const clientError = failure.status !== undefined && failure.status >= 400 && failure.status < 500 && failure.status !== 408 && failure.status !== 429;
+        if (failure.permanent || clientError) {
           throw new PermanentProviderError(describe(err), { cause: err });
         }
         throw err;
