@@ -8,11 +8,13 @@ import type { Redis } from "ioredis";
  * half-applied (e.g. a rolled-back run "running" before its new stage is recorded, which it would
  * finish as completed again). Everything the driver does is idempotent anyway (flow runs keyed by stage
  * attempt, one output per step, optimistic status changes); the lock keeps two hands from doing the same
- * work, and the same event twice.
+ * work, and the same event twice. A lock held is renewed (every third of its TTL) until released: a
+ * pass or a command slowed by a Prefect that takes its time (25 s a call, at worst) keeps its run.
  */
 export class DriveLocks {
   /** Runs this process holds now: the Redis lock is its own (same owner), so it keeps out this process too. */
   private readonly held = new Set<string>();
+  private readonly renewals = new Map<string, NodeJS.Timeout>();
 
   /**
    * @param owner names this gateway; the same name after a restart (host and port, say) takes back at
@@ -29,7 +31,10 @@ export class DriveLocks {
     this.held.add(runId);
     const script = "local o = redis.call('get', KEYS[1]) if o and o ~= ARGV[1] then return 0 end redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
     try {
-      if ((await this.redis.eval(script, 1, this.key(runId), this.owner, this.ttlMs)) === 1) return true;
+      if ((await this.redis.eval(script, 1, this.key(runId), this.owner, this.ttlMs)) === 1) {
+        this.renewals.set(runId, setInterval(() => void this.renew(runId), this.ttlMs / 3).unref());
+        return true;
+      }
     } catch (err) {
       this.held.delete(runId);
       throw err;
@@ -58,6 +63,14 @@ export class DriveLocks {
   /** Releases only our own lock (compare-and-delete in one step). */
   async release(runId: string): Promise<void> {
     this.held.delete(runId);
+    clearInterval(this.renewals.get(runId));
+    this.renewals.delete(runId);
     await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, this.key(runId), this.owner);
+  }
+
+  /** Extends our own lock; one that lapsed meanwhile (Redis away for a TTL) is not taken back. */
+  private async renew(runId: string): Promise<void> {
+    const script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+    await this.redis.eval(script, 1, this.key(runId), this.owner, this.ttlMs).catch(() => undefined);
   }
 }

@@ -168,7 +168,9 @@ export class RunAdvancer {
 
   private async completeStage(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView, endedAt: string): Promise<void> {
     const patch = { status: "completed" as const, startedAt: stage.startedAt ?? stageStartedAt(stage, flowRun.startTime), endedAt };
-    await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, stageKey(stage), patch, { type: "stage.completed", stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } });
+    const event = { type: "stage.completed", stageId: stage.stageId, status: "completed", data: { attempt: stage.attempt, flowRunId: flowRun.id } };
+    // Completed by another hand meanwhile (with a lock lost to a Redis outage): it has moved the run on.
+    if (!(await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, stageKey(stage), patch, event, (s) => s.status !== "completed"))) return;
     return this.afterStage(run, { ...stage, status: "completed" });
   }
 

@@ -1,5 +1,5 @@
 import type { StageGraph } from "../config/stageGraph.js";
-import type { RunRecord } from "../store/records.js";
+import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { NewEvent, Store } from "../store/store.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 
@@ -40,7 +40,11 @@ export async function updateRunWithEvent(
   });
 }
 
-/** Changes a stage run and appends its event (stage.started, stage.completed) in one transaction. */
+/**
+ * Changes a stage run and appends its event (stage.started, stage.completed) in one transaction; with
+ * `only`, just when the stage run as read in that transaction passes it (false: nothing written). Another
+ * hand that got there first, with a lock lost to a Redis outage, is not undone nor reported twice.
+ */
 export async function updateStageRunWithEvent(
   store: Store,
   graph: StageGraph,
@@ -48,9 +52,15 @@ export async function updateStageRunWithEvent(
   key: { runId: string; stageId: string; attempt: number },
   patch: Parameters<Store["updateStageRun"]>[1],
   spec: RunEventSpec,
-): Promise<void> {
-  await store.atomically(run.id, async (tx) => {
+  only?: (current: StageRunRecord) => boolean,
+): Promise<boolean> {
+  return store.atomically(run.id, async (tx) => {
+    if (only) {
+      const current = (await tx.listStageRuns(run.id)).find((s) => s.stageId === key.stageId && s.attempt === key.attempt);
+      if (!current || !only(current)) return false;
+    }
     await tx.updateStageRun(key, patch);
     await appendRunEvent(tx, graph, run, spec);
+    return true;
   });
 }

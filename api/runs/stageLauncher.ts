@@ -70,7 +70,17 @@ export class StageLauncher {
     const waiting = fresh ? null : await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage));
     const flowRunId = waiting ?? (await this.createFlowRunOnly(run, stage));
     const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
-    await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, key, { flowRunId }, { type: "stage.started", stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } });
+    const started = { type: "stage.started", stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } };
+    const recorded = await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, key, { flowRunId }, started, (s) => !s.flowRunId);
+    if (!recorded) {
+      // Another gateway gave the attempt its flow run first (this one's lock lapsed): ours would run the stage twice.
+      const theirs = (await this.deps.store.listStageRuns(run.id)).find((s) => s.stageId === stage.stageId && s.attempt === stage.attempt)?.flowRunId;
+      if (theirs && theirs !== flowRunId) {
+        this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId, theirs }, "the stage attempt already has a flow run; cancelling this one");
+        await this.deps.prefect.cancel(flowRunId).catch(() => undefined);
+      }
+      return;
+    }
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
   }
 

@@ -82,6 +82,20 @@ describe("drive locks", () => {
     expect(await other.acquire("run-1")).toBe(true);
   });
 
+  it("keeps a lock held past its TTL while the work goes on (a slow Prefect), and lets it go at release", async () => {
+    const slow = new DriveLocks(redis, "t6", "host:8080", 300);
+    const other = new DriveLocks(redis, "t6", "host:8081", 300);
+    expect(await slow.acquire("run-1")).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_000)); // more than three TTLs
+    expect(await other.acquire("run-1")).toBe(false);
+    await slow.release("run-1");
+    expect(await other.acquire("run-1")).toBe(true);
+    await other.release("run-1");
+    // No renewal survives its release: the key stays gone.
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await redis.exists("t6:drive:run-1")).toBe(0);
+  });
+
   it("keeps the driver and a command of the same gateway apart: the command waits for the driver's pass", async () => {
     const locks = new DriveLocks(redis, "t5", "host:8080");
     const order: string[] = [];

@@ -31,6 +31,12 @@ describe("a book's orphan flow runs", () => {
     expect(orphanFlowRuns(stages, true, [flowRun("fr-idea-1", "COMPLETED"), flowRun("fr-idea-2", "CRASHED")], now, 10_000)).toEqual([]);
   });
 
+  it("leave out the flow run of a stage that ended within the grace period, though it has been Running longer (a stage ends when its last output is in)", () => {
+    const ended = [{ ...stage("idea_intake", 1, "fr-idea-1"), status: "completed" as const, endedAt: ago(2_000) }, stage("structure", 1, "fr-structure-1")];
+    expect(orphanFlowRuns(ended, false, [flowRun("fr-idea-1", "RUNNING", 120_000)], now, 10_000)).toEqual([]);
+    expect(ids(orphanFlowRuns(ended, false, [flowRun("fr-idea-1", "RUNNING", 120_000)], now + 20_000, 10_000))).toEqual(["fr-idea-1"]);
+  });
+
   it("leave out flow runs no stage attempt records: a standby or spare, or one being handed its stage", () => {
     expect(orphanFlowRuns(stages, true, [flowRun("fr-standby", "RUNNING")], now, 10_000)).toEqual([]);
   });
