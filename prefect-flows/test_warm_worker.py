@@ -1,6 +1,7 @@
 """The warm worker's fork server, for real (a fork server process, forked children, exit codes)."""
 
 import asyncio
+import json
 import os
 import signal
 import tempfile
@@ -62,6 +63,56 @@ class ForkServer(unittest.IsolatedAsyncioTestCase):
             if not ignored & (1 << (signal.SIGTERM - 1)):
                 return
             await asyncio.sleep(0.01)
+
+
+class ForkServerProtocol(unittest.IsolatedAsyncioTestCase):
+    """The worker's side of the line protocol, fed the lines a fork server would write."""
+
+    async def asyncSetUp(self):
+        class Stdin:
+            def write(self, data):
+                pass
+
+            async def drain(self):
+                pass
+
+        class Process:
+            returncode = None
+            stdout = asyncio.StreamReader()
+            stdin = Stdin()
+
+        self.zygote = Zygote()
+        self.zygote._process = Process()
+        self.zygote._reader = asyncio.create_task(self.zygote._read())
+
+    async def asyncTearDown(self):
+        self.zygote._reader.cancel()
+
+    def say(self, *messages):
+        self.zygote._process.stdout.feed_data("".join(json.dumps(m) + "\n" for m in messages).encode())
+
+    async def test_a_new_child_with_the_pid_of_an_ended_one_is_not_taken_for_it(self):
+        # The kernel reuses pids: the old child's exit must not end (or be reported for) the new one.
+        first = asyncio.create_task(self.zygote.spawn({}, "/"))
+        self.say({"spawned": 4242}, {"exited": 4242, "code": -15})
+        self.assertEqual(await first, 4242)
+        self.assertEqual(await asyncio.wait_for(self.zygote.wait(4242), 5), -15)
+        second = asyncio.create_task(self.zygote.spawn({}, "/"))
+        self.say({"spawned": 4242})
+        self.assertEqual(await second, 4242)
+        self.assertEqual(self.zygote.running(), [4242])
+        waiting = asyncio.create_task(self.zygote.wait(4242))
+        await asyncio.sleep(0.05)
+        self.assertFalse(waiting.done())
+        self.say({"exited": 4242, "code": 0})
+        self.assertEqual(await asyncio.wait_for(waiting, 5), 0)
+        self.assertEqual(self.zygote.running(), [])
+
+    async def test_a_child_that_ends_at_once_is_reported_though_its_end_comes_with_its_start(self):
+        spawn = asyncio.create_task(self.zygote.spawn({}, "/"))
+        self.say({"spawned": 77}, {"exited": 77, "code": 1})
+        self.assertEqual(await spawn, 77)
+        self.assertEqual(await asyncio.wait_for(self.zygote.wait(77), 5), 1)
 
 
 if __name__ == "__main__":

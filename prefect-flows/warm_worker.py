@@ -81,9 +81,7 @@ class Zygote:
             self._spawns.append(spawned)
             self._process.stdin.write((json.dumps({"env": env, "cwd": cwd}) + "\n").encode())
             await self._process.stdin.drain()
-        pid = await spawned
-        self._exit_future(pid)
-        return pid
+        return await spawned
 
     async def wait(self, pid: int) -> int:
         return await self._exit_future(pid)
@@ -110,6 +108,9 @@ class Zygote:
             async for line in self._process.stdout:
                 message = json.loads(line)
                 if "spawned" in message:
+                    # A new child, though an ended one may have had its pid (pids are reused): a fresh
+                    # exit future, made before any line after this one (its own "exited") is read.
+                    self._exits[message["spawned"]] = asyncio.get_running_loop().create_future()
                     self._spawns.popleft().set_result(message["spawned"])
                 elif "exited" in message:
                     future = self._exit_future(message["exited"])
