@@ -31,6 +31,9 @@ REDIS_URL = redis_url()
 QUEUE_PREFIX = queue_prefix()
 # A waiting step wakes on its queue's BullMQ event stream; it also reads its job at least this often.
 POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "1"))
+# One blocking read of the event stream lasts at most this long: redis-py cuts a read off after its 5 s
+# socket timeout, and BullMQ then retries it for minutes, past the step's deadline.
+MAX_BLOCK_SECONDS = 2.0
 PERMANENT_MARK = "[permanent]"
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
@@ -85,7 +88,8 @@ async def last_event_id(queue: Queue) -> str:
 async def next_event_for(queue: Queue, jid: str, since: str, wait_seconds: float) -> tuple[str, bool]:
     """Blocks until the queue's event stream (what BullMQ's QueueEvents reads) has news, or the wait ends.
     Returns the position read up to, and whether the job finished or failed meanwhile."""
-    answer = await queue.client.xread({queue.keys["events"]: since}, block=max(1, int(wait_seconds * 1000)), count=100)
+    block_ms = max(1, int(min(wait_seconds, MAX_BLOCK_SECONDS) * 1000))
+    answer = await queue.client.xread({queue.keys["events"]: since}, block=block_ms, count=100)
     if not answer:
         return since, False
     entries = answer[0][1]

@@ -77,6 +77,11 @@ class WaitForJob(unittest.IsolatedAsyncioTestCase):
         # A flow run again (after a pause, say) adds the same job id: no new event, the stored result returns.
         self.assertEqual(await asyncio.wait_for(self.add_and_wait("job-early"), 5), {"done": "job-early"})
 
+    async def test_a_long_wait_for_news_ends_before_redis_cuts_the_read_off(self):
+        # A read blocked past redis-py's 5 s socket timeout fails, and BullMQ retries it for minutes.
+        since = await run_stage.last_event_id(self.orphans)
+        self.assertEqual(await asyncio.wait_for(run_stage.next_event_for(self.orphans, "nobody", since, 30), 10), (since, False))
+
     async def test_times_out_without_a_worker_and_withdraws_the_job(self):
         with self.assertRaises(run_stage.StepTimedOut):
             await self.add_and_wait("job-orphan", timeout=0.5, queue=self.orphans)

@@ -15,7 +15,11 @@ export interface AgentWorkerOptions {
   concurrency: Record<ProviderName, number>;
   /** How long a job's lock lasts; BullMQ renews it at half that while the step runs (the heartbeat). */
   lockDurationMs?: number;
+  /** How long finished jobs (with their data and results) stay in Redis: a day if completed, a week if failed. */
+  keepJobsSeconds?: { completed: number; failed: number };
 }
+
+const DAY_SECONDS = 24 * 3600;
 
 /**
  * Consumes the step queues of every provider this worker has. BullMQ holds the worker's lock on a job
@@ -52,6 +56,10 @@ export class AgentWorker {
         // How often stalled jobs (whose worker's lock lapsed) are looked for and handed to a live worker.
         stalledInterval: this.opts.lockDurationMs ?? 30_000,
         name: AGENT_WORKER_NAME,
+        // Each job holds a step's settings and its whole output: kept for ever, Redis (and its append-only
+        // file) would grow with every book. A flow run again later adds the job again, and gets the stored output.
+        removeOnComplete: { age: this.opts.keepJobsSeconds?.completed ?? DAY_SECONDS },
+        removeOnFail: { age: this.opts.keepJobsSeconds?.failed ?? 7 * DAY_SECONDS },
       });
       worker.on("failed", (job, err) => this.deps.log.warn({ jobId: job?.id, err: err.message }, "step job failed"));
       // BullMQ only reports a lock it could not renew; the call goes on unless stopped here.

@@ -149,3 +149,36 @@ describe("a step whose answer cannot be stored (a locked database, a lost connec
     expect(await store.listOutputs(run.id, { history: true })).toEqual([]);
   });
 });
+
+describe("finished step jobs in Redis", () => {
+  it("are removed once older than their retention, so Redis does not grow with every book", async () => {
+    const keepPrefix = "awk";
+    const keepQueue = new Queue(stepQueueName("mock"), { connection, prefix: keepPrefix });
+    const keepEventsConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+    const keepEvents = new QueueEvents(stepQueueName("mock"), { connection: keepEventsConnection, prefix: keepPrefix });
+    await keepEvents.waitUntilReady();
+    const keepWorker = new AgentWorker({ store, providers: new ProviderRegistry(), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: keepPrefix, concurrency: { mock: 1, openai: 1, gemini: 1 }, keepJobsSeconds: { completed: 1, failed: 1 } });
+    keepWorker.start();
+    const runJob = async () => {
+      const request = { idea: { premise: "Habits compound" }, stages: ["idea_intake"], mode: "auto" as const };
+      const { run } = await store.createRun({ id: randomUUID(), request });
+      const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+      const job = await keepQueue.add("IDEA", { ...step, timeoutSeconds: 30, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 }, { jobId: `${run.id}.IDEA.1`, attempts: 1 });
+      await job.waitUntilFinished(keepEvents, 10_000);
+      return job.id!;
+    };
+    try {
+      const first = await runJob();
+      expect(await keepQueue.getJob(first)).toBeDefined(); // kept at first: the flow reads its result
+      await new Promise((r) => setTimeout(r, 1_500));
+      const second = await runJob(); // BullMQ removes the jobs past their age as it finishes another
+      expect(await keepQueue.getJob(first)).toBeUndefined();
+      expect(await keepQueue.getJob(second)).toBeDefined();
+    } finally {
+      await keepWorker.close();
+      await keepEvents.close();
+      await keepQueue.close();
+      keepEventsConnection.disconnect();
+    }
+  });
+});
