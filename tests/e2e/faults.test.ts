@@ -9,6 +9,18 @@ const oneOutputPerStep = async (runId: string) => {
   expect(list.every((o) => o.status === "accepted")).toBe(true);
 };
 
+/** Sends a run command while Redis is down: it answers 503, saying the run's status changed all the same. */
+const commandWithoutRedis = async (runId: string, command: string, body: object | undefined, statusNow: string) => {
+  await stackControl("kill", "redis");
+  try {
+    const res = await call(`/orchestrator/runs/${runId}/${command}`, body ? { body } : { method: "POST" });
+    expect(res.status).toBe(503);
+    expect(res.body.error.message).toContain(`is ${statusNow} now`);
+  } finally {
+    await stackControl("restart", "redis");
+  }
+};
+
 describe("faults on the real stack", () => {
   it("hands a step to another agent worker when its worker is SIGKILLed mid-step, and writes its output once", async () => {
     const runId = await submit(`agent-kill ${Date.now()} [mock:delay=2500@S2]`);
@@ -117,15 +129,8 @@ describe("faults on the real stack", () => {
 
   it("finishes a cancel that Redis cut short: a paused run cancelled while Redis is down ends cancelled once it is back", async () => {
     const { runId, flowRun } = await pausedMidStructure("cancel-without-redis");
-    await stackControl("kill", "redis");
-    try {
-      // The run's status is written before Redis is needed (its hold flag): the answer says so.
-      const res = await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
-      expect(res.status).toBe(503);
-      expect(res.body.error.message).toContain("is cancelling now");
-    } finally {
-      await stackControl("restart", "redis");
-    }
+    // The run's status is written before Redis is needed (its hold flag): the answer says so.
+    await commandWithoutRedis(runId, "cancel", undefined, "cancelling");
     // Not left cancelling for as long as Prefect keeps the suspended flow run (weeks): the driver asks again.
     expect((await waitForRun(runId)).status).toBe("cancelled");
     expect((await prefect().readFlowRun(flowRun.id)).stateType).toBe("CANCELLED");
@@ -134,15 +139,8 @@ describe("faults on the real stack", () => {
 
   it("finishes a rollback that Redis cut short: the rolled-back stage runs again once Redis is back, not the paused one", async () => {
     const { runId, flowRun } = await pausedMidStructure("rollback-without-redis");
-    await stackControl("kill", "redis");
-    try {
-      // The status, the superseded outputs and the new attempt are written before Redis is needed.
-      const res = await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "idea_intake" } });
-      expect(res.status).toBe(503);
-      expect(res.body.error.message).toContain("is running now");
-    } finally {
-      await stackControl("restart", "redis");
-    }
+    // The status, the superseded outputs and the new attempt are written before Redis is needed.
+    await commandWithoutRedis(runId, "rollback", { toStage: "idea_intake" }, "running");
     const done = await waitForRun(runId);
     expect(done.status, done.error).toBe("completed");
     expect(done.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([
@@ -160,15 +158,8 @@ describe("faults on the real stack", () => {
   it("finishes an advance that Redis cut short: the next stage runs once Redis is back, not paused again at the boundary", async () => {
     const runId = await submit(`advance-without-redis ${Date.now()}`, { mode: "manual" });
     await waitForRun(runId, { until: (r) => r.status === "paused" && r.stages.at(-1)?.status === "completed" });
-    await stackControl("kill", "redis");
-    try {
-      // The status, run.resumed and the next stage's attempt are written before Redis is needed (the hold flag).
-      const res = await call(`/orchestrator/runs/${runId}/advance`, { method: "POST" });
-      expect(res.status).toBe(503);
-      expect(res.body.error.message).toContain("is running now");
-    } finally {
-      await stackControl("restart", "redis");
-    }
+    // The status, run.resumed and the next stage's attempt are written before Redis is needed (the hold flag).
+    await commandWithoutRedis(runId, "advance", undefined, "running");
     const done = await waitForRun(runId);
     expect(done.status, done.error).toBe("completed");
     expect(done.stages.map((s: any) => [s.stageId, s.attempt, s.status])).toEqual([
