@@ -79,6 +79,14 @@ def is_retryable(task: Any, task_run: Any, state: Any) -> bool:
     return PERMANENT_MARK not in (state.message or "")
 
 
+def end_if_cancelled() -> None:
+    """For waits that loop over Redis commands: redis-py now and then swallows a cancel that lands inside a
+    command (a Prefect cancel, a SIGTERM unwinding the flow). The task still says it is being cancelled, so
+    the wait ends at its next turn rather than go on for minutes (and hold its process's SIGTERM up)."""
+    if asyncio.current_task().cancelling():
+        raise asyncio.CancelledError()
+
+
 async def last_event_id(queue: Queue) -> str:
     """Where the queue's event stream ends now: a wait that reads from here misses nothing after it."""
     newest = await queue.client.xrevrange(queue.keys["events"], count=1)
@@ -118,6 +126,7 @@ async def wait_for_job(queue: Queue, jid: str, timeout_seconds: float, since: st
     deadline = time.monotonic() + timeout_seconds
     check, checked_at = True, 0.0
     while time.monotonic() < deadline:
+        end_if_cancelled()
         if check or time.monotonic() - checked_at >= POLL_SECONDS:
             checked_at = time.monotonic()
             if (finished := await finished_job(queue, jid)) is not None:
@@ -214,6 +223,7 @@ def give_up_now(redis: Redis, flow_run_id: str) -> None:
 async def _wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
     deadline = time.monotonic() + STANDBY_SECONDS
     while True:
+        end_if_cancelled()
         try:
             value = await redis.get(standby_key(flow_run_id))
             if value is None and time.monotonic() > deadline:

@@ -58,6 +58,25 @@ class WaitForStage(unittest.IsolatedAsyncioTestCase):
         self.assertFalse(await self.give("fr-stopped", {"stageId": "title", "attempt": 1, "steps": []}))
         self.assertIsNone(await asyncio.wait_for(waiting, 5))
 
+    async def test_ends_when_cancelled_though_redis_swallowed_the_cancel(self):
+        class SwallowingRedis(Redis):
+            async def blpop(self, keys, timeout=0):
+                try:
+                    return await super().blpop(keys, timeout=timeout)
+                except asyncio.CancelledError:
+                    return None  # what redis-py now and then does with a cancel inside a command
+
+        run_stage.STANDBY_SECONDS = 2  # so that a wait that missed its cancel still ends, and the test fails
+        redis = SwallowingRedis(port=self.port)
+        try:
+            waiting = asyncio.create_task(run_stage.wait_for_stage(redis, "fr-cancelled"))
+            await asyncio.sleep(0.2)  # inside its BLPOP
+            waiting.cancel()
+            await asyncio.wait({waiting}, timeout=5)
+            self.assertTrue(waiting.cancelled(), "the wait went on after its cancel")
+        finally:
+            await redis.aclose()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -7,7 +7,7 @@ import signal
 import tempfile
 import unittest
 
-from warm_worker import Zygote
+from warm_worker import Zygote, ZygoteClosed
 
 
 class ForkServer(unittest.IsolatedAsyncioTestCase):
@@ -53,6 +53,17 @@ class ForkServer(unittest.IsolatedAsyncioTestCase):
         os.kill(pid, signal.SIGTERM)
         self.assertEqual(await asyncio.wait_for(self.zygote.wait(pid), 60), -signal.SIGTERM)
         self.assertTrue(self.zygote.alive)
+
+    async def test_closed_to_new_forks_it_answers_the_forks_under_way_and_starts_none_after(self):
+        # A stopping worker signals running(): a fork asked for just before the stop must be in it.
+        under_way = asyncio.create_task(self.zygote.spawn(self.env(), self.home.name))
+        await asyncio.sleep(0)  # the request is sent
+        await asyncio.wait_for(self.zygote.close_to_new(), 30)
+        self.assertTrue(under_way.done(), "close_to_new returned before the fork under way was answered")
+        pid = under_way.result()
+        with self.assertRaises(ZygoteClosed):
+            await self.zygote.spawn(self.env(), self.home.name)
+        await asyncio.wait_for(self.zygote.wait(pid), 60)
 
     @staticmethod
     async def until_sigterm_not_ignored(pid: int) -> None:

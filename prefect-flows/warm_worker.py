@@ -51,6 +51,10 @@ READ_CACHE_SECONDS = float(os.environ.get("QUIRE_WORKER_READ_CACHE_SECONDS", "10
 STOP_ALONE_SECONDS, STOP_TERM_SECONDS = 1.0, 5.0
 
 
+class ZygoteClosed(RuntimeError):
+    """The worker is stopping: no flow process is forked any more."""
+
+
 class Zygote:
     """The worker's side of the fork server's line protocol (see warm_zygote.py)."""
 
@@ -62,6 +66,7 @@ class Zygote:
         self._exits: dict[int, asyncio.Future] = {}
         self._lock = asyncio.Lock()
         self._reader: Optional[asyncio.Task] = None
+        self._closed = False
 
     async def start(self) -> None:
         self._process = await asyncio.create_subprocess_exec(sys.executable, str(ZYGOTE), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 20)
@@ -77,11 +82,21 @@ class Zygote:
     async def spawn(self, env: dict[str, str], cwd: str) -> int:
         loop = asyncio.get_running_loop()
         async with self._lock:  # answers come in request order
+            if self._closed:
+                raise ZygoteClosed("the worker is stopping")
             spawned = loop.create_future()
             self._spawns.append(spawned)
             self._process.stdin.write((json.dumps({"env": env, "cwd": cwd}) + "\n").encode())
             await self._process.stdin.drain()
         return await spawned
+
+    async def close_to_new(self) -> None:
+        """Forks no more, and returns once the forks already asked for are answered: from then on,
+        running() holds every child there will be (a stopping worker signals them all)."""
+        self._closed = True
+        async with self._lock:
+            pending = list(self._spawns)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def wait(self, pid: int) -> int:
         return await self._exit_future(pid)
@@ -164,7 +179,9 @@ with warnings.catch_warnings():
             return await super().__aexit__(*exc_info)
 
         async def end_flow_processes(self) -> None:
-            """Told to stop: ends the flow processes forked here, with their last words (process_shutdown.py)."""
+            """Told to stop: ends the flow processes forked here, with their last words (process_shutdown.py).
+            A submission still under way (Prefect's worker runs them beside its loops) forks nothing now."""
+            await self._zygote.close_to_new()
             await stop_processes(self._zygote.running(), self._zygote.wait, STOP_ALONE_SECONDS, STOP_TERM_SECONDS)
 
         async def run(self, flow_run, configuration: ProcessJobConfiguration, task_status=None):
@@ -177,6 +194,10 @@ with warnings.catch_warnings():
             with working_dir_ctx as working_dir:
                 try:
                     pid = await self._zygote.spawn(env, str(working_dir))
+                except ZygoteClosed:
+                    # Prefect's worker proposes Crashed: the gateway starts the stage again elsewhere.
+                    logger.info("Not started: the worker is stopping")
+                    return ProcessWorkerResult(status_code=-signal.SIGTERM, identifier="")
                 except RuntimeError:
                     return await super().run(flow_run, configuration, task_status)
                 logger.info(f"Forked warm process {pid}")
