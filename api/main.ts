@@ -77,7 +77,7 @@ const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, anno
 const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();
 flowsFinished.listen(() => driver.nudge());
-const gatewayUrl = `http://${settings.http.host}:${settings.http.port}`;
+const gatewayUrl = settings.http.publicUrl;
 const links = { gatewayUrl, prefectUiUrl: settings.prefect.uiUrl };
 
 const app = createApp({

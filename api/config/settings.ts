@@ -20,6 +20,7 @@ const SettingsSchema = z.object({
   QUIRE_PREFECT_PORT: port.default(4200),
   PREFECT_API_URL: z.url().optional(),
   QUIRE_PREFECT_UI_URL: z.url().optional(),
+  QUIRE_PUBLIC_URL: z.url().optional(),
   QUIRE_DEPLOYMENT: z.string().regex(/^[^/]+\/[^/]+$/, "flow-name/deployment-name").default("run-stage/quire"),
   QUIRE_REDIS_PORT: port.default(6380),
   QUIRE_REDIS_URL: z.string().optional(),
@@ -70,7 +71,8 @@ export interface ProviderSettings {
 
 export interface Settings {
   home: string;
-  http: { host: string; port: number; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
+  /** publicUrl: the gateway as its clients reach it, the base of the links it returns. */
+  http: { host: string; port: number; publicUrl: string; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
   prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; flowStartSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string; databaseUrl?: string };
@@ -91,7 +93,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const prefectBase = `http://127.0.0.1:${e.QUIRE_PREFECT_PORT}`;
   return {
     home: e.QUIRE_HOME,
-    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS },
+    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, publicUrl: (e.QUIRE_PUBLIC_URL ?? `http://${e.QUIRE_HOST}:${e.QUIRE_PORT}`).replace(/\/+$/, ""), apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS },
     prefect: {
       apiUrl: e.PREFECT_API_URL ?? `${prefectBase}/api`,
       uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,

@@ -8,9 +8,9 @@ import { Conflict, Unavailable } from "../errors.js";
 export class PrefectNotFound extends Unavailable {}
 
 /**
- * Prefect refused a request (400, 422 and the like): this gateway and the Prefect server disagree on the
- * API (a version outside the pins?). A 502, and no "try again": trying again gets the same answer. Still an
- * Unavailable to the callers that leave a recorded change for the run driver to finish.
+ * Prefect refused a request (a 400 or 422; any 4xx but 404, 409 and 429): this gateway and the Prefect
+ * server disagree on the API (a version outside the pins?). A 502, and no "try again": trying again gets
+ * the same answer. Still an Unavailable to the callers that leave a recorded change for the run driver.
  */
 export class PrefectRefused extends Unavailable {
   override readonly code = "prefect_refused";
@@ -55,7 +55,7 @@ export async function unwrap<T>(what: string, call: () => Promise<Answer<T>>): P
     const detail = JSON.stringify(error ?? null).slice(0, 500);
     if (response.status === 404) throw new PrefectNotFound(`Prefect has no such resource (${what})`, { prefect: error });
     if (response.status === 409) throw new Conflict(`Prefect refused ${what}: ${detail}`, { prefect: error });
-    if (response.status >= 400 && response.status < 500) {
+    if (response.status >= 400 && response.status < 500 && !transient(response.status)) {
       throw new PrefectRefused(`Prefect refused ${what} (${response.status}: ${detail}); trying again will not help: is PREFECT_API_URL a Prefect 2.20 server?`, { prefect: error });
     }
     throw new Unavailable(`Prefect answered ${response.status} to ${what}: ${detail}`, { prefect: error });

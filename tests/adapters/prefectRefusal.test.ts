@@ -42,6 +42,13 @@ describe("a Prefect that refuses a request", () => {
     expect(requests()).toBe(1);
   });
 
+  it("says a 429 that outlasts its retries is unavailable for now, not refused", async () => {
+    const { runs } = await prefectAnswering([429]);
+    const err = await runs.readFlowRun(flowRunId).catch((e) => e);
+    expect(err).not.toBeInstanceOf(PrefectRefused);
+    expect(err.httpStatus).toBe(503);
+  }, 20_000);
+
   it("tries a 429 again, as it does a 503", async () => {
     const { runs, requests } = await prefectAnswering([429, 503, 200]);
     const flowRun = await runs.readFlowRun(flowRunId);
