@@ -68,6 +68,11 @@ class Zygote:
         self._reader: Optional[asyncio.Task] = None
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        """Closed to new forks: the worker is stopping."""
+        return self._closed
+
     async def start(self) -> None:
         self._process = await asyncio.create_subprocess_exec(sys.executable, str(ZYGOTE), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr, limit=1 << 20)
         ready = await self._process.stdout.readline()
@@ -96,7 +101,8 @@ class Zygote:
         self._closed = True
         async with self._lock:
             pending = list(self._spawns)
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending)  # not gather: a cancelled stop must not cancel the forks under way
 
     async def wait(self, pid: int) -> int:
         return await self._exit_future(pid)
@@ -178,6 +184,12 @@ with warnings.catch_warnings():
             await self._zygote.stop()
             return await super().__aexit__(*exc_info)
 
+        def _not_started(self, flow_run) -> ProcessWorkerResult:
+            """A flow run submitted as the worker stops: no process (not even the stock way, which no stop
+            would signal). Prefect's worker proposes Crashed; the gateway starts the stage again."""
+            self.get_flow_run_logger(flow_run).info("Not started: the worker is stopping")
+            return ProcessWorkerResult(status_code=-signal.SIGTERM, identifier="")
+
         async def end_flow_processes(self) -> None:
             """Told to stop: ends the flow processes forked here, with their last words (process_shutdown.py).
             A submission still under way (Prefect's worker runs them beside its loops) forks nothing now."""
@@ -186,6 +198,8 @@ with warnings.catch_warnings():
 
         async def run(self, flow_run, configuration: ProcessJobConfiguration, task_status=None):
             standard = configuration.command in (None, "", f"{get_sys_executable()} -m prefect.engine")
+            if self._zygote.closed:
+                return self._not_started(flow_run)
             if not standard or not self._zygote.alive:
                 return await super().run(flow_run, configuration, task_status)  # a custom command: the stock way
             logger = self.get_flow_run_logger(flow_run)
@@ -195,9 +209,7 @@ with warnings.catch_warnings():
                 try:
                     pid = await self._zygote.spawn(env, str(working_dir))
                 except ZygoteClosed:
-                    # Prefect's worker proposes Crashed: the gateway starts the stage again elsewhere.
-                    logger.info("Not started: the worker is stopping")
-                    return ProcessWorkerResult(status_code=-signal.SIGTERM, identifier="")
+                    return self._not_started(flow_run)
                 except RuntimeError:
                     return await super().run(flow_run, configuration, task_status)
                 logger.info(f"Forked warm process {pid}")

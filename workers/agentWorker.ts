@@ -87,7 +87,10 @@ export class AgentWorker {
     const timer = setTimeout(() => controller.abort(deadline), msLeft);
     const running = this.inFlight.get(data.runId) ?? new Set();
     this.inFlight.set(data.runId, running.add(controller));
+    // The same job here again while an older call of it runs: BullMQ handed it back after that call's lock
+    // lapsed, maybe before the call learnt so (lockRenewalFailed): that call is no longer ours.
     const sameJob = this.byJob.get(String(job.id)) ?? [];
+    for (const older of sameJob) older.abort(new JobLockLost(String(job.id)));
     this.byJob.set(String(job.id), [...sameJob, controller]);
     try {
       return await runStep(data, String(job.id), { ...this.deps, log }, controller.signal);

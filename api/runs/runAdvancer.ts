@@ -120,13 +120,19 @@ export class RunAdvancer {
   private async apply(effect: FlowRunEffect, run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<boolean> {
     const { store, holds, liveness } = this.deps;
     switch (effect.type) {
-      case "markStage":
-        await store.updateStageRun(stageKey(stage), {
+      case "markStage": {
+        const patch = {
           status: effect.status,
           ...(effect.started ? { startedAt: stageStartedAt(stage, flowRun.startTime) } : {}),
           ...(effect.ended ? { endedAt: flowRun.endTime ?? new Date().toISOString() } : {}),
+        };
+        // A stage another hand completed meanwhile (its drive lock lapsed) stays completed.
+        await store.atomically(run.id, async (tx) => {
+          const current = (await tx.listStageRuns(run.id)).find((s) => s.stageId === stage.stageId && s.attempt === stage.attempt);
+          if (current?.status !== "completed") await tx.updateStageRun(stageKey(stage), patch);
         });
         return true;
+      }
       case "releaseHold":
         await holds.release(run.id);
         return true;

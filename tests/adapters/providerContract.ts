@@ -69,6 +69,16 @@ export function providerContract(name: string, start: (key: string) => Promise<F
       expect(calls(before)).toHaveLength(1);
     });
 
+    it("leaves an empty answer with no stated cause to be tried again (not failed for good)", async () => {
+      const before = server.requests.length;
+      server.script({ kind: "empty" });
+      const err = await provider.generate(request()).catch((e) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(PermanentProviderError);
+      expect(err.message).toMatch(/no (content|text) \(finish reason (stop|OTHER)\)/);
+      expect(calls(before)).toHaveLength(1);
+    });
+
     it("retries a 500 twice, then succeeds, telling of each failed call (the audit records every call)", async () => {
       const before = server.requests.length;
       server.script({ kind: "error", status: 500 }, { kind: "error", status: 500 });

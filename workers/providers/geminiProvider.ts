@@ -64,8 +64,10 @@ export class GeminiProvider implements Provider {
       // A blocked prompt, a safety stop or an answer cut off by maxOutputTokens: the same request gets the
       // same, so the step fails now rather than pay for it again.
       const blocked = response.promptFeedback?.blockReason;
-      const reason = blocked ? `the prompt was blocked: ${blocked}` : `finish reason ${candidate?.finishReason ?? "none"}`;
-      throw new PermanentProviderError(`Gemini returned no text (${reason})${candidate?.finishReason === "MAX_TOKENS" ? "; raise the step's maxTokens" : ""}`);
+      const finish = String(candidate?.finishReason ?? "none");
+      const reason = blocked ? `the prompt was blocked: ${blocked}` : `finish reason ${finish}`;
+      const message = `Gemini returned no text (${reason})${finish === "MAX_TOKENS" ? "; raise the step's maxTokens" : ""}`;
+      throw blocked || deterministicStops.has(finish) ? new PermanentProviderError(message) : new Error(message);
     }
     const usage = response.usageMetadata;
     return {
@@ -78,6 +80,9 @@ export class GeminiProvider implements Provider {
     };
   }
 }
+
+/** Finish reasons without text that the same request meets again (anything else, e.g. OTHER, is tried again). */
+const deterministicStops = new Set(["MAX_TOKENS", "SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"]);
 
 /** Gemini's 429 body carries google.rpc.RetryInfo with `retryDelay: "7s"`. */
 async function retryInfoDelay(res: Response): Promise<number | undefined> {

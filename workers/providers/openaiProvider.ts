@@ -49,7 +49,8 @@ export class OpenAiProvider implements Provider {
     if (choice?.message.refusal) throw new PermanentProviderError(`OpenAI refused the step: ${choice.message.refusal}`);
     if (!choice?.message.content) {
       const reason = choice?.finish_reason ?? "none";
-      throw new PermanentProviderError(`OpenAI returned no content (finish reason ${reason})${reason === "length" ? "; raise the step's maxTokens" : ""}`);
+      const message = `OpenAI returned no content (finish reason ${reason})${reason === "length" ? "; raise the step's maxTokens" : ""}`;
+      throw reason === "length" || reason === "content_filter" ? new PermanentProviderError(message) : new Error(message);
     }
     return {
       text: choice.message.content,
