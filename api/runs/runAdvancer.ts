@@ -127,10 +127,7 @@ export class RunAdvancer {
           ...(effect.ended ? { endedAt: flowRun.endTime ?? new Date().toISOString() } : {}),
         };
         // A stage another hand completed meanwhile (its drive lock lapsed) stays completed.
-        await store.atomically(run.id, async (tx) => {
-          const current = (await tx.listStageRuns(run.id)).find((s) => s.stageId === stage.stageId && s.attempt === stage.attempt);
-          if (current?.status !== "completed") await tx.updateStageRun(stageKey(stage), patch);
-        });
+        await updateStageRunWithEvent(store, this.deps.graph, run, stageKey(stage), patch, undefined, (s) => s.status !== "completed");
         return true;
       }
       case "releaseHold":

@@ -40,27 +40,32 @@ export async function updateRunWithEvent(
   });
 }
 
+type StageRunKey = { runId: string; stageId: string; attempt: number };
+
+/** Finds the stage run of one stage attempt in a run's list. */
+export const isAttempt = (key: Omit<StageRunKey, "runId">) => (s: StageRunRecord) => s.stageId === key.stageId && s.attempt === key.attempt;
+
 /**
- * Changes a stage run and appends its event (stage.started, stage.completed) in one transaction; with
- * `only`, just when the stage run as read in that transaction passes it (false: nothing written). Another
- * hand that got there first, with a lock lost to a Redis outage, is not undone nor reported twice.
+ * Changes a stage run and appends its event, if any (stage.started, stage.completed), in one transaction;
+ * with `only`, just when the stage run as read in that transaction passes it (false: nothing written).
+ * Another hand that got there first, with a lock lost to a Redis outage, is not undone nor reported twice.
  */
 export async function updateStageRunWithEvent(
   store: Store,
   graph: StageGraph,
   run: RunRecord,
-  key: { runId: string; stageId: string; attempt: number },
+  key: StageRunKey,
   patch: Parameters<Store["updateStageRun"]>[1],
-  spec: RunEventSpec,
+  spec: RunEventSpec | undefined,
   only?: (current: StageRunRecord) => boolean,
 ): Promise<boolean> {
   return store.atomically(run.id, async (tx) => {
     if (only) {
-      const current = (await tx.listStageRuns(run.id)).find((s) => s.stageId === key.stageId && s.attempt === key.attempt);
+      const current = (await tx.listStageRuns(run.id)).find(isAttempt(key));
       if (!current || !only(current)) return false;
     }
     await tx.updateStageRun(key, patch);
-    await appendRunEvent(tx, graph, run, spec);
+    if (spec) await appendRunEvent(tx, graph, run, spec);
     return true;
   });
 }

@@ -5,7 +5,7 @@ import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
 import { nextStage } from "./guards.js";
-import { updateStageRunWithEvent } from "./runEvents.js";
+import { isAttempt, updateStageRunWithEvent } from "./runEvents.js";
 import { stepsRunStatuses } from "./runStateMachine.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
 import type { StandbyHandOver } from "./standbyHandOver.js";
@@ -74,7 +74,7 @@ export class StageLauncher {
     const recorded = await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, key, { flowRunId }, started, (s) => !s.flowRunId);
     if (!recorded) {
       // Another gateway gave the attempt its flow run first (this one's lock lapsed): ours would run the stage twice.
-      const theirs = (await this.deps.store.listStageRuns(run.id)).find((s) => s.stageId === stage.stageId && s.attempt === stage.attempt)?.flowRunId;
+      const theirs = (await this.deps.store.listStageRuns(run.id)).find(isAttempt(stage))?.flowRunId;
       if (theirs && theirs !== flowRunId) {
         this.deps.log.warn({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId, theirs }, "the stage attempt already has a flow run; cancelling this one");
         await this.deps.prefect.cancel(flowRunId).catch(() => undefined);
