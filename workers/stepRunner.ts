@@ -143,7 +143,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
         audit.request = exchange.request;
         break;
       }
-      await store.recordAudit({ ...exchange, response: { text: response.text }, outcome: "rejected", error: parsed.error, ...usageOf(response) });
+      await store.recordAudit({ ...exchange, response: answerOf(response), outcome: "rejected", error: parsed.error, ...usageOf(response) });
       if (round === 2) {
         await stepEvent("step.failed", "failed", { error: parsed.error });
         throw new PermanentStepError(`step ${job.stepId}: the ${job.provider} answer does not match the "${job.output}" schema after one repair: ${parsed.error}`);
@@ -156,7 +156,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   }
   const usage = usageOf(response);
   const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
-  const exchange = { ...audit, model: response.model, response: { text: response.text }, ...usage };
+  const exchange = { ...audit, model: response.model, response: answerOf(response), ...usage };
   let accepted: Awaited<ReturnType<Store["acceptOutput"]>>;
   try {
     accepted = await store.acceptOutput(
@@ -183,4 +183,5 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }
 
+const answerOf = (r: GenerateResponse) => ({ text: r.text, ...(r.notes ? { notes: r.notes } : {}) });
 const usageOf = (r: GenerateResponse) => ({ inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens, latencyMs: r.latencyMs, finishReason: r.finishReason });

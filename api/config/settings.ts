@@ -43,6 +43,11 @@ const SettingsSchema = z.object({
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   OPENAI_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  // Reasoning models answer 400 to any temperature but their default: matching models are sent none.
+  OPENAI_NO_TEMPERATURE_MODELS: z
+    .string()
+    .default("^(o[1-9]|gpt-5)(?!.*-chat)")
+    .refine((v) => { try { new RegExp(v); return true; } catch { return false; } }, "not a valid regular expression"),
   GEMINI_API_KEY: z.string().min(1).optional(),
   GEMINI_BASE_URL: z.url().optional(),
   GEMINI_MODEL: z.string().min(1).default("gemini-2.0-flash"),
@@ -63,7 +68,8 @@ export interface RemoteProviderSettings {
 }
 
 export interface ProviderSettings {
-  openai: RemoteProviderSettings;
+  /** noTemperature: OpenAI models sent no temperature (undefined: every model is sent one). */
+  openai: RemoteProviderSettings & { noTemperature?: RegExp };
   gemini: RemoteProviderSettings;
   timeoutMs: number;
   secretBlocks: boolean;
@@ -110,7 +116,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     worker: { concurrency: e.QUIRE_WORKER_CONCURRENCY, mockDelayMs: e.QUIRE_MOCK_DELAY_MS, jobLockMs: e.QUIRE_JOB_LOCK_MS },
     defaultProvider: e.QUIRE_PROVIDER,
     providers: {
-      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, concurrency: e.QUIRE_CONCURRENCY_OPENAI },
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, concurrency: e.QUIRE_CONCURRENCY_OPENAI, noTemperature: e.OPENAI_NO_TEMPERATURE_MODELS ? new RegExp(e.OPENAI_NO_TEMPERATURE_MODELS) : undefined },
       gemini: { apiKey: e.GEMINI_API_KEY, baseUrl: e.GEMINI_BASE_URL, model: e.GEMINI_MODEL, concurrency: e.QUIRE_CONCURRENCY_GEMINI },
       timeoutMs: e.QUIRE_PROVIDER_TIMEOUT_MS,
       secretBlocks: e.QUIRE_SECRET_BLOCKS === "true",

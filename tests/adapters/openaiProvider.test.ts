@@ -3,6 +3,7 @@ import { PermanentProviderError } from "../../workers/providers/provider.js";
 import { startFakeOpenAi } from "../fixtures/fakeLlmServers.js";
 import { OpenAiProvider } from "../../workers/providers/openaiProvider.js";
 import { KEY, providerContract, request } from "./providerContract.js";
+import { loadSettings } from "../../api/config/settings.js";
 
 providerContract("OpenAI", startFakeOpenAi, (server, opts) => new OpenAiProvider({ ...opts, baseURL: server.url }));
 
@@ -20,4 +21,21 @@ describe("OpenAI adapter, OpenAI's own answers", () => {
       await server.close();
     }
   });
+
+  it("sends no temperature to a model that takes only its default (a reasoning model), says so in its answer, and sends it to others", async () => {
+    const server = await startFakeOpenAi(KEY);
+    try {
+      const noTemperature = loadSettings({}).providers.openai.noTemperature;
+      const provider = new OpenAiProvider({ apiKey: KEY, baseURL: server.url, timeoutMs: 2_000, noTemperature });
+      const reasoning = await provider.generate(request({ model: "o3-mini", temperature: 0.3 }));
+      expect(server.requests[0]?.body).not.toHaveProperty("temperature");
+      expect(reasoning.notes).toEqual([expect.stringContaining("temperature 0.3 not sent: o3-mini")]);
+      const chat = await provider.generate(request({ model: "gpt-4o-mini", temperature: 0.3 }));
+      expect(server.requests[1]?.body.temperature).toBe(0.3);
+      expect(chat.notes).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
 });
+

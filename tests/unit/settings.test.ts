@@ -16,3 +16,22 @@ describe("the gateway's public URL (the base of the links it returns)", () => {
     expect(() => loadSettings({ QUIRE_PUBLIC_URL: "books.example" })).toThrow(/QUIRE_PUBLIC_URL/);
   });
 });
+
+describe("OpenAI models sent no temperature (OPENAI_NO_TEMPERATURE_MODELS)", () => {
+  const noTemperature = (env: NodeJS.ProcessEnv = {}) => loadSettings(env).providers.openai.noTemperature;
+
+  it("are, by default, the reasoning models (o-series, GPT-5) and not the chat models", () => {
+    const matches = (model: string) => noTemperature()!.test(model);
+    for (const model of ["o1", "o1-mini", "o3", "o3-mini", "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5.1"]) expect(matches(model), model).toBe(true);
+    for (const model of ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5-chat-latest", "ft:gpt-4o-mini:acme"]) expect(matches(model), model).toBe(false);
+  });
+
+  it("can be none (an empty value) or a pattern of the operator's", () => {
+    expect(noTemperature({ OPENAI_NO_TEMPERATURE_MODELS: "" })).toBeUndefined();
+    expect(noTemperature({ OPENAI_NO_TEMPERATURE_MODELS: "^my-reasoner$" })!.test("my-reasoner")).toBe(true);
+  });
+
+  it("refuses a pattern that is not a regular expression, naming it", () => {
+    expect(() => loadSettings({ OPENAI_NO_TEMPERATURE_MODELS: "(o1" })).toThrow(/OPENAI_NO_TEMPERATURE_MODELS: not a valid regular expression/);
+  });
+});

@@ -8,6 +8,8 @@ export interface OpenAiSettings {
   baseURL?: string;
   timeoutMs: number;
   retry?: RetryPolicy;
+  /** Models that take only their default temperature (reasoning models): they are sent none. */
+  noTemperature?: RegExp;
 }
 
 /** OpenAI chat completions through the official `openai` SDK (its own retries off: ours honour Retry-After). */
@@ -21,13 +23,14 @@ export class OpenAiProvider implements Provider {
 
   async generate(req: GenerateRequest): Promise<GenerateResponse> {
     let callStarted = 0; // the latency recorded is the answered call's, not the failed calls' before it
+    const sendsTemperature = !this.settings.noTemperature?.test(req.model);
     const completion = await withRetries(
       () => {
         callStarted = performance.now();
         return this.client.chat.completions.create(
           {
             model: req.model,
-            temperature: req.temperature,
+            ...(sendsTemperature ? { temperature: req.temperature } : {}),
             max_completion_tokens: req.maxTokens,
             messages: [
               { role: "system", content: req.system },
@@ -58,6 +61,7 @@ export class OpenAiProvider implements Provider {
       model: completion.model ?? req.model,
       finishReason: choice.finish_reason ?? "unknown",
       latencyMs: performance.now() - callStarted,
+      ...(sendsTemperature ? {} : { notes: [`temperature ${req.temperature} not sent: ${req.model} takes only its default (OPENAI_NO_TEMPERATURE_MODELS)`] }),
     };
   }
 }

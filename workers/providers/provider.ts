@@ -21,6 +21,8 @@ export interface GenerateResponse {
   model: string;
   finishReason: string;
   latencyMs: number;
+  /** What the adapter changed in the request, and why (audited with the answer). */
+  notes?: string[];
 }
 
 /** An HTTP call to a provider that failed and is retried: what went wrong, after how long, and when next. */

@@ -30,7 +30,7 @@ export class ProviderRegistry {
     const cached = this.built.get(name);
     if (cached?.key === key) return cached.provider;
     const common = { apiKey: key, timeoutMs: settings.timeoutMs };
-    const provider = name === "openai" ? new OpenAiProvider({ ...common, baseURL: settings.openai.baseUrl }) : new GeminiProvider({ ...common, baseUrl: settings.gemini.baseUrl });
+    const provider = name === "openai" ? new OpenAiProvider({ ...common, baseURL: settings.openai.baseUrl, noTemperature: settings.openai.noTemperature }) : new GeminiProvider({ ...common, baseUrl: settings.gemini.baseUrl });
     this.built.set(name, { key, provider });
     return provider;
   }
