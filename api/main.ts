@@ -35,7 +35,9 @@ const settings = loadSettings();
 const log = createLogger("gateway", settings.logLevel);
 const graph = loadStageGraph(settings.stagesFile);
 const redis = new Redis(settings.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false });
-redis.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
+// ioredis reconnects by itself; unheard, each failed attempt would go to stderr as "Unhandled error event".
+const heard = (client: Redis, connection: string) => client.on("error", (err) => log.warn({ err: err.message, connection }, "redis connection error"));
+heard(redis, "commands");
 // A woken worker fetches the flow run now instead of at its next poll of the work pool (best effort).
 const wakeWorkers = () => void redis.publish(flowRunsReadyChannel(settings.redis.queuePrefix), "1").catch(() => undefined);
 const prefectClient = createPrefectClient(settings.prefect.apiUrl);
@@ -49,7 +51,7 @@ const prefectReady = async () => {
 };
 const notifier = new EventNotifier(redis, eventsChannel(settings.redis.queuePrefix));
 const store = notifyingStore(await openStore(settings.store, { migrate: true, clientName: `quire-gateway-${process.pid}` }), notifier);
-const hub = new EventHub(redis.duplicate(), eventsChannel(settings.redis.queuePrefix));
+const hub = new EventHub(heard(redis.duplicate(), "events subscriber"), eventsChannel(settings.redis.queuePrefix));
 await hub.start();
 const metrics = new GatewayMetrics(store);
 metrics.start(hub);
@@ -74,7 +76,7 @@ const liveness = new FlowRunLiveness({ prefect, log, leases, startGraceMs: setti
 const orphans = new OrphanSweep({ store, prefect, liveness, log, graceMs: 2 * settings.prefect.flowLeaseSeconds * 1000 });
 const driver = new RunDriver({ store, prefect, holds, launcher, graph, log, announceCancel, liveness, leases, locks, standby, handOver, orphans, pollMs: settings.prefect.pollMs });
 // Flow runs announce their end (prefect-flows/run_stage.py hooks), agent workers a stage's last step: the driver moves on at once, polling stays the fallback.
-const flowsFinished = new EventHub(redis.duplicate(), flowFinishedChannel(settings.redis.queuePrefix));
+const flowsFinished = new EventHub(heard(redis.duplicate(), "flow ends subscriber"), flowFinishedChannel(settings.redis.queuePrefix));
 await flowsFinished.start();
 flowsFinished.listen(() => driver.nudge());
 const gatewayUrl = settings.http.publicUrl;

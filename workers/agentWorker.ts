@@ -40,6 +40,10 @@ export class AgentWorker {
   constructor(private readonly deps: StepRunnerDeps, private readonly opts: AgentWorkerOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.cancelSubscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    // ioredis reconnects by itself; unheard, each failed attempt would go to stderr as "Unhandled error event".
+    for (const [client, role] of [[this.connection, "jobs"], [this.cancelSubscriber, "cancel subscriber"]] as const) {
+      client.on("error", (err) => deps.log.warn({ err: err.message, connection: role }, "redis connection error"));
+    }
   }
 
   start(): void {
@@ -105,7 +109,11 @@ export class AgentWorker {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    // With Redis away, a graceful close would wait for it to come back (BullMQ queues its QUIT): a forced
+    // one does not, and jobs in flight are handed to another worker once their locks lapse.
+    const force = this.connection.status !== "ready";
+    if (force) this.deps.log.warn({ redis: this.connection.status }, "closing without Redis: jobs in flight are handed on when their locks lapse");
+    await Promise.all(this.workers.map((w) => w.close(force)));
     this.connection.disconnect();
     this.cancelSubscriber.disconnect();
   }

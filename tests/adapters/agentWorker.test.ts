@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadStageGraph } from "../../api/config/stageGraph.js";
 import { planStage } from "../../api/runs/stagePlan.js";
 import { openSqliteStore } from "../../api/store/openStore.js";
@@ -16,6 +16,9 @@ import { ProviderRegistry } from "../../workers/providers/providerRegistry.js";
 import { runStep } from "../../workers/stepRunner.js";
 import { stepQueueName } from "../../workers/queueNames.js";
 import { startRedis } from "../fixtures/redisServer.js";
+import { startFakeOpenAi } from "../fixtures/fakeLlmServers.js";
+import { loadSettings } from "../../api/config/settings.js";
+import { Credentials } from "../../api/config/credentials.js";
 
 // The agent worker on a real redis-server, BullMQ and store, with the mock provider.
 const graph = loadStageGraph(resolve(import.meta.dirname, "../../config/stages.yaml"));
@@ -147,6 +150,49 @@ describe("a step whose answer cannot be stored (a locked database, a lost connec
     expect(audit[0]!.outputTokens).toBeGreaterThan(0);
     expect((await store.listEvents(run.id)).map((e) => e.type)).toEqual(["run.queued", "step.started", "step.retrying"]);
     expect(await store.listOutputs(run.id, { history: true })).toEqual([]);
+  });
+});
+
+describe("a step on an OpenAI reasoning model (one that takes only its default temperature)", () => {
+  it("is sent no temperature, and its audited answer says so", async () => {
+    const openai = await startFakeOpenAi("sk-test-reasoning");
+    try {
+      const settings = loadSettings({ OPENAI_API_KEY: "sk-test-reasoning", OPENAI_BASE_URL: openai.url, QUIRE_SECRET_BLOCKS: "false" }).providers;
+      const providers = new ProviderRegistry({ settings, credentials: new Credentials(settings, undefined) });
+      const request = { idea: { premise: "Habits compound" }, stages: ["idea_intake"], mode: "auto" as const, provider: "openai" as const, overrides: { model: "o3-mini", temperature: 0.4 } };
+      const { run } = await store.createRun({ id: randomUUID(), request });
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "gpt-4o-mini", gemini: "g" } }).steps[0]!;
+      const job = { ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 };
+      await runStep(job, "j-reasoning", { store, providers, graph, log: pino({ level: "silent" }) });
+      expect(openai.requests.map((r) => [r.body.model, "temperature" in r.body])).toEqual([["o3-mini", false]]);
+      const [entry] = await store.listAudit({ runId: run.id });
+      expect(entry).toMatchObject({ outcome: "accepted", model: "o3-mini", temperature: 0.4 });
+      expect(entry!.response).toMatchObject({ notes: [expect.stringContaining("temperature 0.4 not sent: o3-mini takes only its default")] });
+    } finally {
+      await openai.close();
+    }
+  });
+});
+
+describe("an agent worker while Redis is away", () => {
+  it("logs each connection's errors as warnings, none left unhandled for ioredis to print, and closes without waiting for Redis", async () => {
+    const own = await startRedis();
+    const lines: { msg: string; connection?: string }[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const printed = vi.spyOn(console, "error");
+    const away = new AgentWorker({ store, providers: new ProviderRegistry(), graph, log }, { redisUrl: own.url, queuePrefix: "awr", concurrency: { mock: 1, openai: 1, gemini: 1 } });
+    away.start();
+    try {
+      await own.stop();
+      await expect.poll(() => new Set(lines.filter((l) => l.msg === "redis connection error").map((l) => l.connection)), { timeout: 10_000 }).toEqual(new Set(["jobs", "cancel subscriber"]));
+      expect(printed.mock.calls.filter((args) => String(args[0]).includes("Unhandled error event"))).toEqual([]);
+      // A graceful close would queue BullMQ's QUIT until Redis came back; the test's timeout would end it.
+      await away.close();
+      expect(lines.map((l) => l.msg)).toContain("closing without Redis: jobs in flight are handed on when their locks lapse");
+    } finally {
+      printed.mockRestore();
+    }
   });
 });
 

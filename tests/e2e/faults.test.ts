@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { auditOf, call, eventually, events, helloWorld, midStructure, outputsOf, stackControl, stackPids, waitForRun } from "./gatewayClient.js";
 import { pausedMidStructure, prefect } from "./prefectView.js";
@@ -11,15 +13,23 @@ const oneOutputPerStep = async (runId: string) => {
 
 /** Sends a run command while Redis is down: it answers 503, saying the run's status changed all the same. */
 const commandWithoutRedis = async (runId: string, command: string, body: object | undefined, statusNow: string) => {
+  const warnedBefore = redisWarnings();
   await stackControl("kill", "redis");
   try {
     const res = await call(`/orchestrator/runs/${runId}/${command}`, body ? { body } : { method: "POST" });
     expect(res.status).toBe(503);
     expect(res.body.error.message).toContain(`is ${statusNow} now`);
+    // The outage is heard by every connection as a warning in its process's log, none left unhandled
+    // for ioredis to print, unstructured, on stderr.
+    await eventually("the outage warned of", async () => redisWarnings().every((n, i) => n > warnedBefore[i]!));
+    for (const name of loggingProcesses) expect(logOf(name), name).not.toContain("Unhandled error event");
   } finally {
     await stackControl("restart", "redis");
   }
 };
+const loggingProcesses = ["gateway", "agent-worker-1"];
+const logOf = (name: string) => readFileSync(join(inject("stackHome"), "logs", `${name}.log`), "utf8");
+const redisWarnings = () => loggingProcesses.map((name) => logOf(name).split("redis connection error").length - 1);
 
 describe("faults on the real stack", () => {
   it("hands a step to another agent worker when its worker is SIGKILLed mid-step, and writes its output once", async () => {
