@@ -68,7 +68,7 @@ export class StageLauncher {
   /** Gives the stage its flow run and announces the stage (before any of its steps can run). */
   async createFlowRun(run: RunRecord, stage: StageRunRecord, fresh = false): Promise<void> {
     const waiting = fresh ? null : await this.deps.handOver?.handOver(run.id, this.flowRunFor(run, stage));
-    const flowRunId = waiting ?? (await this.createFlowRunOnly(run, stage));
+    const flowRunId = waiting?.flowRunId ?? (await this.createFlowRunOnly(run, stage));
     const key = { runId: run.id, stageId: stage.stageId, attempt: stage.attempt };
     const started = { type: "stage.started", stageId: stage.stageId, status: "scheduled", data: { attempt: stage.attempt, flowRunId } };
     const recorded = await updateStageRunWithEvent(this.deps.store, this.deps.graph, run, key, { flowRunId }, started, (s) => !s.flowRunId);
@@ -82,6 +82,8 @@ export class StageLauncher {
       return;
     }
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
+    // A waiting flow run is renamed in Prefect only now: its steps may already be under way.
+    await waiting?.describe();
   }
 
   private flowRunFor(run: RunRecord, stage: StageRunRecord) {

@@ -21,6 +21,17 @@ export interface StandbyHandOverDeps {
   spares: number;
 }
 
+/**
+ * The waiting flow run a stage was given. `describe` then names, tags and parameters it in Prefect as the
+ * stage's own: the caller records the stage first, since the flow starts the stage's steps as soon as it
+ * is given it, and the rename (one Prefect PATCH, slow under load) would let step events precede
+ * `stage.started`.
+ */
+export interface HandedOver {
+  flowRunId: string;
+  describe(): Promise<void>;
+}
+
 /** What a waiting flow run is started with: the run-stage flow's parameters, told to wait for its stage. */
 const waiting = (runId: string) => ({ runId, stageId: "", attempt: 0, steps: [], standby: true });
 
@@ -37,15 +48,12 @@ export class StandbyHandOver {
 
   constructor(private readonly deps: StandbyHandOverDeps) {}
 
-  async handOver(runId: string, target: StageFlowRun): Promise<string | null> {
+  async handOver(runId: string, target: StageFlowRun): Promise<HandedOver | null> {
     const { standby } = this.deps;
     const { stageId, attempt } = target.parameters;
     // A repeat (the gateway stopped after the hand-over, before recording it) finds the same flow run.
     const handed = await standby.handedTo(runId, stageId, attempt);
-    if (handed) {
-      await this.describe(await this.deps.prefect.readFlowRun(handed), target);
-      return handed;
-    }
+    if (handed) return { flowRunId: handed, describe: async () => this.describe(await this.deps.prefect.readFlowRun(handed), target) };
     const ownId = await standby.take(runId).catch(() => null);
     const own = ownId ? await this.alive(ownId) : null;
     if (ownId && !own) await standby.dismissFlowRun(ownId).catch(() => undefined); // if it still waits, it ends
@@ -53,12 +61,12 @@ export class StandbyHandOver {
     const spare = await this.takeRunningSpare();
     void this.topUpSpares(); // whether one was there or not: the next stage to look finds one
     if (spare) {
-      const id = await this.assign(spare, target);
-      if (id !== spare.id) await standby.addSpare(spare.id).catch(() => undefined); // not used: back in line
-      if (id) {
+      const given = await this.assign(spare, target);
+      if (given?.flowRunId !== spare.id) await standby.addSpare(spare.id).catch(() => undefined); // not used: back in line
+      if (given) {
         // The book keeps its own standby, still starting, for its next stage.
         if (own) await standby.remember(runId, own.id).catch(() => undefined);
-        return id;
+        return given;
       }
     }
     return own ? this.assign(own, target) : null;
@@ -161,14 +169,15 @@ export class StandbyHandOver {
   }
 
   /** Gives the stage to the waiting flow run; null when it gave up waiting just now (then try another). */
-  private async assign(flowRun: FlowRunView, target: StageFlowRun): Promise<string | null> {
+  private async assign(flowRun: FlowRunView, target: StageFlowRun): Promise<HandedOver | null> {
     const { runId, stageId, attempt } = target.parameters;
     if (!(await this.deps.standby.assign(flowRun.id, target.parameters).catch(() => false))) {
-      // Lost to another hand-over of the same stage attempt (two gateways at once): that one stands.
-      return this.deps.standby.handedTo(runId, stageId, attempt).catch(() => null);
+      // Lost to another hand-over of the same stage attempt (two gateways at once): that one stands, and
+      // its gateway describes it.
+      const theirs = await this.deps.standby.handedTo(runId, stageId, attempt).catch(() => null);
+      return theirs ? { flowRunId: theirs, describe: async () => undefined } : null;
     }
-    await this.describe(flowRun, target);
-    return flowRun.id;
+    return { flowRunId: flowRun.id, describe: () => this.describe(flowRun, target) };
   }
 
   /** Names, tags and parameters the flow run in Prefect as the stage's own. */

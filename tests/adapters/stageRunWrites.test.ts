@@ -4,7 +4,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadStageGraph } from "../../api/config/stageGraph.js";
+import { pino } from "pino";
+import type { PrefectRuns } from "../../api/prefect/prefectRuns.js";
 import { updateStageRunWithEvent } from "../../api/runs/runEvents.js";
+import { StageLauncher } from "../../api/runs/stageLauncher.js";
+import type { StandbyHandOver } from "../../api/runs/standbyHandOver.js";
 import { openSqliteStore } from "../../api/store/openStore.js";
 import type { SqlStore } from "../../api/store/sqlStore.js";
 
@@ -42,5 +46,18 @@ describe("a stage run's change with its event, only when the stage run still all
     const [first, second] = await Promise.all([complete(), complete()]);
     expect([first, second].sort()).toEqual([false, true]);
     expect(await types(run.id)).toEqual(["run.queued", "stage.completed"]);
+  });
+});
+
+describe("a stage handed to a waiting flow run", () => {
+  it("is recorded, with its stage.started, before the flow run is renamed in Prefect: the flow runs its steps as soon as it is handed the stage", async () => {
+    const { run } = await runWithStage();
+    const stage = (await store.listStageRuns(run.id))[0]!;
+    let atRename: string[] = [];
+    const handOver = { handOver: async () => ({ flowRunId: "fr-waiting", describe: async () => void (atRename = await types(run.id)) }) };
+    const launcher = new StageLauncher({ store, prefect: {} as PrefectRuns, graph, providerDefaults: { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }, log: pino({ level: "silent" }), handOver: handOver as unknown as StandbyHandOver });
+    await launcher.createFlowRun(run, stage);
+    expect(atRename).toEqual(["run.queued", "stage.started"]);
+    expect((await store.listStageRuns(run.id))[0]!.flowRunId).toBe("fr-waiting");
   });
 });
