@@ -51,6 +51,25 @@ export function isRedisUnreachable(err: unknown): boolean {
   const e = err as { name?: string; message?: string };
   return e?.name === "MaxRetriesPerRequestError" || e?.message === "Connection is closed.";
 }
+/**
+ * The store's database out of reach or too busy to answer, as its drivers say it: Postgres down,
+ * restarting, refusing connections or ending a transaction it could not order (serialization, deadlock);
+ * SQLite locked past its busy timeout. Prefect's and Redis's outages are recognised before this.
+ */
+export function isStoreUnreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = typeof e?.message === "string" ? e.message : "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"].includes(code) ||
+    code.startsWith("08") || // Postgres: connection exception
+    ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code) || // shutting down, starting, too many connections, retry the transaction
+    code.startsWith("SQLITE_BUSY") ||
+    code.startsWith("SQLITE_LOCKED") ||
+    message === "Connection terminated unexpectedly" ||
+    message.startsWith("timeout exceeded when trying to connect")
+  );
+}
 /** A config file or setting is wrong: raised at start-up, never for a client's request. */
 export class InvalidConfig extends QuireError {
   readonly code = "invalid_config";

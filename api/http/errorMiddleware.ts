@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { InvalidInput, isRedisUnreachable, NotFound, PayloadTooLarge, QuireError, Unavailable } from "../errors.js";
+import { InvalidInput, isRedisUnreachable, isStoreUnreachable, NotFound, PayloadTooLarge, QuireError, Unavailable } from "../errors.js";
 
 /** The one place errors become HTTP answers: `{error:{code, message, details?}}`. */
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
@@ -15,7 +15,7 @@ export function errorMiddleware(log: Logger): ErrorRequestHandler {
   };
 }
 
-/** Errors not raised as ours: express's body parser and Postgres's refusal of a NUL or of a number out of range are client mistakes, Redis down a 503. */
+/** Errors not raised as ours: express's body parser and Postgres's refusal of a NUL or of a number out of range are client mistakes, Redis or the store down a 503. */
 function toQuireError(err: unknown): QuireError | undefined {
   if (err instanceof QuireError) return err;
   const e = err as { type?: string; status?: number; message?: string; limit?: number; code?: unknown };
@@ -29,6 +29,8 @@ function toQuireError(err: unknown): QuireError | undefined {
   // Postgres: a number too large for its column (a client's import document, say).
   if (e?.code === "22003") return new InvalidInput("a number in the request is too large to be stored");
   if (isRedisUnreachable(err)) return new Unavailable("Redis is not reachable (restarting?); nothing was changed, try again shortly");
+  // A write cut off by this is rolled back whole; a command's later effects are finished by the run driver.
+  if (isStoreUnreachable(err)) return new Unavailable("the store (the gateway's database) is not reachable or too busy to answer; try again shortly");
   return undefined;
 }
 

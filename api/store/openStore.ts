@@ -63,6 +63,9 @@ export async function openSqliteStore(path: string, opts: { migrate: boolean }):
  */
 export async function openPostgresStore(url: string, opts: StoreOpenOptions): Promise<SqlStore> {
   const pool = new pg.Pool({ connectionString: url, max: 10, ...(opts.clientName && { application_name: opts.clientName }) });
+  // An idle pooled connection that Postgres ends (a restart) is reported on the pool: unheard, that error
+  // would end the process. The pool drops the connection and the next query opens a new one.
+  pool.on("error", () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (opts.migrate) await migrateToLatest(db, "postgres");
   const writeTransaction: WriteTransaction = (lockKey, fn) =>
