@@ -27,7 +27,12 @@ export class Credentials {
     if (!this.settings.secretBlocks || !this.readSecret) return undefined;
     const cached = this.cache.get(provider);
     if (cached && Date.now() - cached.at < this.ttlMs) return cached.value;
-    const value = await this.readSecret(secretBlockNames[provider]).catch(() => cached?.value);
+    // Prefect out of reach: the key read last time, if any; else its error (a 503), since saying the key is
+    // missing would tell the client to fix what is not broken.
+    const value = await this.readSecret(secretBlockNames[provider]).catch((err) => {
+      if (cached) return cached.value;
+      throw err;
+    });
     this.cache.set(provider, { value, at: Date.now() });
     return value;
   }

@@ -39,6 +39,8 @@ export class ProviderRegistry {
   async secrets(): Promise<string[]> {
     const { credentials } = this.opts;
     if (!credentials) return [];
-    return (await Promise.all([credentials.apiKey("openai"), credentials.apiKey("gemini")])).filter((k): k is string => Boolean(k));
+    // A key that cannot be read now (Prefect away, nothing cached) is not used either: nothing to scrub.
+    const known = (provider: "openai" | "gemini") => credentials.apiKey(provider).catch(() => undefined);
+    return (await Promise.all([known("openai"), known("gemini")])).filter((k): k is string => Boolean(k));
   }
 }
