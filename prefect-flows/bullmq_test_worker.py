@@ -7,7 +7,9 @@ import sys
 
 from bullmq import Worker
 
-PERMANENT_MARK = "[permanent]"
+from redis_names import redis_value
+
+PERMANENT_MARK = redis_value("permanentMark")
 
 
 async def answer(job, token):

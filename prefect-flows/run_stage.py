@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from api_outage import outage_handler, run_riding_outages
 from flow_lease import FlowLease, sync_twin
-from redis_names import redis_name
+from redis_names import redis_name, redis_value
 from shared_settings import queue_prefix, redis_url
 from termination import on_termination
 
@@ -34,7 +34,7 @@ POLL_SECONDS = float(os.environ.get("QUIRE_STEP_POLL_SECONDS", "1"))
 # One blocking read of the event stream lasts at most this long: redis-py cuts a read off after its 5 s
 # socket timeout, and BullMQ then retries it for minutes, past the step's deadline.
 MAX_BLOCK_SECONDS = 2.0
-PERMANENT_MARK = "[permanent]"
+PERMANENT_MARK = redis_value("permanentMark")
 # A suspended run that nobody resumes is failed by Prefect after this long.
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
 # A standby flow run that no stage claims within this long ends, unused.

@@ -21,9 +21,9 @@ const store = notifyingStore(await openStore(settings.store, { migrate: false, c
 const secrets = new PrefectSecrets(createPrefectClient(settings.prefect.apiUrl));
 const credentials = new Credentials(settings.providers, (name) => secrets.read(name));
 const providers = new ProviderRegistry({ mockDelayMs: settings.worker.mockDelayMs, settings: settings.providers, credentials });
-// A stage's last step done: the gateway's driver looks at the run now (the channel flow runs announce their end on).
-const stageStepsDone = async (runId: string) => void (await publisher.publish(flowFinishedChannel(settings.redis.queuePrefix), runId));
-const worker = new AgentWorker({ store, providers, graph, log, stageStepsDone }, {
+// A stage's last step accepted: the gateway's driver looks at the run now (the channel flow runs announce their end on).
+const lastStepAccepted = async (runId: string) => void (await publisher.publish(flowFinishedChannel(settings.redis.queuePrefix), runId));
+const worker = new AgentWorker({ store, providers, graph, log, lastStepAccepted }, {
   redisUrl: settings.redis.url,
   queuePrefix: settings.redis.queuePrefix,
   lockDurationMs: settings.worker.jobLockMs,

@@ -15,18 +15,22 @@ import { PERMANENT_MARK } from "./queueNames.js";
 import type { StepJobData, StepJobResult } from "./stepJob.js";
 
 export interface StepRunnerDeps {
-  /** How often a step.heartbeat event is written while a provider call runs. */
-  heartbeatMs?: number;
   store: Store;
   providers: ProviderRegistry;
   graph: StageGraph;
   log: Logger;
-  /** Tells the gateways that a stage's last step is done, so the next stage starts without waiting for Prefect's bookkeeping. */
-  stageStepsDone?: (runId: string) => Promise<void>;
+  /**
+   * Asks the gateways to look at the run now: the stage's last step (in file order) was accepted, so the
+   * stage may be done (a loop may still go back; the gateway checks) and its next stage can start without
+   * waiting for Prefect's bookkeeping.
+   */
+  lastStepAccepted?: (runId: string) => Promise<void>;
 }
 
 /** Names this agent worker process in step.started events (which worker holds which step). */
 const workerId = `${hostname()}:${process.pid}`;
+/** How often a step.heartbeat event is written while a provider call runs (docs/events.md). */
+const HEARTBEAT_MS = 10_000;
 
 /** Failure the flow must not retry; the mark travels in the BullMQ job's failedReason. */
 export class PermanentStepError extends Error {
@@ -108,7 +112,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   let beating: Promise<unknown> = Promise.resolve();
   const heartbeat = setInterval(() => {
     beating = stepEvent("step.heartbeat", "running", { elapsedMs: Math.round(performance.now() - started) }).catch(() => undefined);
-  }, deps.heartbeatMs ?? 10_000);
+  }, HEARTBEAT_MS);
   const secrets = await deps.providers.secrets();
   let response!: GenerateResponse;
   let content!: StepOutputContent;
@@ -179,7 +183,7 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
   }
   const { output, created } = accepted;
   log.info({ ...key, version: output.version, created, latencyMs: Math.round(response.latencyMs) }, "step output accepted");
-  if (isLastStepOfStage(deps.graph.stages, job.stageId, job.stepId)) await deps.stageStepsDone?.(job.runId).catch(() => undefined);
+  if (isLastStepOfStage(deps.graph.stages, job.stageId, job.stepId)) await deps.lastStepAccepted?.(job.runId).catch(() => undefined);
   return { outputId: output.id, version: output.version, content: output.content, reused: !created };
 }
 

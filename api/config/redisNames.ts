@@ -11,7 +11,7 @@ const RedisNames = z.strictObject({
   flowRunsReady: z.string(),
   standby: z.string(),
   standbyBell: z.string(),
-  values: z.strictObject({ $comment: z.string().optional(), flowLeaseEnded: z.string(), flowLeaseStopped: z.string() }),
+  values: z.strictObject({ $comment: z.string().optional(), flowLeaseEnded: z.string(), flowLeaseStopped: z.string(), permanentMark: z.string() }),
 });
 export type RedisName = Exclude<keyof z.infer<typeof RedisNames>, "$comment" | "values">;
 export type RedisValue = Exclude<keyof z.infer<typeof RedisNames>["values"], "$comment">;

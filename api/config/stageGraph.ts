@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { InvalidConfig } from "../errors.js";
+import { InvalidConfig, NotFound } from "../errors.js";
 import {
   type Guard,
   type OutputKind,
@@ -132,4 +132,11 @@ export function allSteps(graph: StageGraph): StepDefinition[] {
 
 export function findStage(graph: StageGraph, stageId: string): StageDefinition | undefined {
   return graph.stages.find((s) => s.id === stageId);
+}
+
+/** The stage a client named: a 404 if there is none. */
+export function requireStage(graph: StageGraph, stageId: string): StageDefinition {
+  const stage = findStage(graph, stageId);
+  if (!stage) throw new NotFound(`no stage with id ${stageId}; see GET /stages/defaults`);
+  return stage;
 }

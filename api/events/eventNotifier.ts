@@ -32,10 +32,6 @@ export class EventHub {
     return () => this.listeners.delete(listener);
   }
 
-  get listenerCount(): number {
-    return this.listeners.size;
-  }
-
   async stop(): Promise<void> {
     this.listeners.clear();
     await this.subscriber.quit().catch(() => undefined);

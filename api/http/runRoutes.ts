@@ -1,10 +1,10 @@
 import express, { Router } from "express";
 import { NotFound } from "../errors.js";
 import { RunBundle } from "../store/runBundle.js";
-import type { StageGraph } from "../config/stageGraph.js";
+import { requireStage, type StageGraph } from "../config/stageGraph.js";
 import type { RunControl } from "../runs/runControl.js";
 import type { RunService } from "../runs/runService.js";
-import { runView, type RunLinks } from "../runs/runView.js";
+import { runLinks, runView, type RunLinks } from "../runs/runView.js";
 import type { ProviderDefaults } from "../runs/stagePlan.js";
 import type { Store } from "../store/store.js";
 import type { AuditRecord } from "../store/records.js";
@@ -29,8 +29,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   router.post("/orchestrator/run", async (req, res) => {
     const body = validate(RunSubmission, req.body, "body");
     const { run, created } = await runs.submit(body);
-    const self = `${links.gatewayUrl}/orchestrator/runs/${run.id}`;
-    res.status(created ? 202 : 200).json({ runId: run.id, status: run.status, links: { self, outputs: `${self}/outputs`, audit: `${self}/audit`, events: `${self}/events` } });
+    res.status(created ? 202 : 200).json({ runId: run.id, status: run.status, links: runLinks(links, run.id) });
   });
 
   router.get("/orchestrator/runs", async (req, res) => {
@@ -50,7 +49,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   const outputs = async (runId: string, stageId: string | undefined, query: unknown) => {
     const { history } = validate(HistoryQuery, query, "query");
     const run = await runs.get(runId);
-    if (stageId) runs.requireStage(stageId);
+    if (stageId) requireStage(graph, stageId);
     const list = await store.listOutputs(run.id, { stageId, history: history === "true" });
     // A superseded version names the version that replaced it (the next one of the same step), if any yet.
     const withReplacement = list.map((o) => {

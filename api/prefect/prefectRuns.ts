@@ -74,10 +74,6 @@ export class PrefectRuns {
     await unwrap("ready", () => this.client.GET("/ready"));
   }
 
-  async serverVersion(): Promise<string> {
-    return unwrap("admin version", () => this.client.GET("/admin/version")) as Promise<string>;
-  }
-
   async deploymentId(): Promise<string> {
     return (await this.deployment()).id;
   }

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { StageGraph } from "../config/stageGraph.js";
+import { findStage, type StageGraph } from "../config/stageGraph.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, RunStatus, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
@@ -28,8 +28,6 @@ export interface RunAdvancerDeps {
   liveness: FlowRunLiveness;
   /** Tells agent workers to abort provider calls of a run cancelled in the Prefect UI. */
   announceCancel: (runId: string) => Promise<void>;
-  /** How many times a stage whose flow run crashed (e.g. its worker died) is started again. */
-  crashRetries?: number;
   /** A finished book's standby flow run is dismissed (api/runs/standbyFlowRuns.ts). */
   standby?: StandbyFlowRuns;
   /** Whether a flow process still runs a flow run (a resume then lets it go on rather than start another). */
@@ -85,7 +83,7 @@ export class RunAdvancer {
     const { graph, store, liveness, prefect } = this.deps;
     const state = flowRun.stateType;
     const context = { runId: run.id, stageId: stage.stageId };
-    const steps = graph.stages.find((s) => s.id === stage.stageId);
+    const steps = findStage(graph, stage.stageId);
     const accepted = () => store.latestAcceptedOutputs(run.id, steps?.steps.map((s) => s.id) ?? []);
     const facts: FlowRunFacts = {
       runStatus: run.status,
@@ -101,7 +99,7 @@ export class RunAdvancer {
       markedCompleted: false,
       stepsMissing: [],
       attemptsSinceCommand: 1,
-      crashRetries: this.deps.crashRetries ?? 3,
+      crashRetries: CRASH_RETRIES,
     };
     if (state === "SCHEDULED" || state === "PENDING" || state === "RUNNING") {
       facts.processGone = await liveness.crashIfDead(flowRun, context);
@@ -235,4 +233,6 @@ function goneFromPrefect(id: string): FlowRunView {
   return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [], pauseKey: null };
 }
 
+/** How many times in a row a stage whose flow run crashed (its worker died, say) is started again. */
+const CRASH_RETRIES = 3;
 const stageKey = (stage: StageRunRecord) => ({ runId: stage.runId, stageId: stage.stageId, attempt: stage.attempt });

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { StageGraph } from "../config/stageGraph.js";
+import { requireStage, type StageGraph } from "../config/stageGraph.js";
 import { Conflict, isRedisUnreachable, NotFound, Unavailable } from "../errors.js";
 import { terminalStateTypes, type PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, StageRunRecord } from "../store/records.js";
@@ -38,9 +38,7 @@ export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
   async command(runId: string, command: RunCommand): Promise<RunRecord> {
-    if (command.type === "rollback" && !this.deps.graph.stages.some((s) => s.id === command.toStage)) {
-      throw new NotFound(`no stage with id ${command.toStage}; see GET /stages/defaults`);
-    }
+    if (command.type === "rollback") requireStage(this.deps.graph, command.toStage);
     if (!this.deps.locks) return this.commandUnlocked(runId, command);
     const locked = await this.deps.locks.withLock(runId, () => this.commandUnlocked(runId, command));
     if (!locked.ok) throw new Unavailable(`run ${runId} is busy (its stage is being started); try the ${command.type} again in a moment`);

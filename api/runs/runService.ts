@@ -62,9 +62,6 @@ export class RunService {
     return run;
   }
 
-  requireStage(stageId: string): void {
-    if (!this.graph.stages.some((s) => s.id === stageId)) throw new NotFound(`no stage with id ${stageId}; see GET /stages/defaults`);
-  }
 }
 
 /** A client's mistakes, all at once, as one 400 whose details list each with its path. */

@@ -33,7 +33,7 @@ export type RunEffect =
   | { type: "suspendFlowRun" }
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
-  | { type: "startStage"; stageId: string; reuseOutputs: boolean }; // its next attempt is recorded with the status (runControl.ts)
+  | { type: "startStage"; stageId: string }; // its next attempt is recorded with the status (runControl.ts); its steps reuse accepted outputs, which a rollback supersedes first (rollBackTo)
 
 /** The event that reports the command; written with the new status, in one transaction. */
 export type RunCommandEvent = "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back";
@@ -90,10 +90,10 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           // Its flow run finished the stage just before the pause: the driver records the stage's end and goes on.
           if (f.flowRunCompleted) return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }] };
           // The stage's flow run ended while paused (e.g. cancelled in Prefect): start the stage again.
-          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }] };
+          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId }] };
         case "failed":
           if (!f.currentStage) return refuse("the run failed before any stage started; submit it again");
-          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "startStage", stageId: f.currentStage.stageId, reuseOutputs: true }] };
+          return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "startStage", stageId: f.currentStage.stageId }] };
         default:
           return refuse(`cannot resume a run that is ${f.status}`);
       }
@@ -138,7 +138,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           { type: "releaseHold" },
           // A stage paused mid-way still has its flow run Suspended in Prefect: it ends, not left waiting.
           ...(f.flowRunActive ? [{ type: "cancelFlowRun" } as const] : []),
-          { type: "startStage", stageId: command.toStage, reuseOutputs: false },
+          { type: "startStage", stageId: command.toStage },
         ],
       };
     }
@@ -151,7 +151,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
 function goOn(f: RunFacts, event: "run.resumed"): Decision {
   if (!f.next) return refuse("there is no next stage; the run is about to complete");
   if (!f.next.guard.ok) return refuse(`cannot start ${f.next.stageId}: ${f.next.guard.reason}`);
-  return { ok: true, status: "running", event, effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId, reuseOutputs: true }] };
+  return { ok: true, status: "running", event, effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId }] };
 }
 
 function assertNever(x: never): never {
@@ -162,4 +162,3 @@ function assertNever(x: never): never {
 export const drivenStatuses: RunStatus[] = ["queued", "running", "pausing", "paused", "cancelling"];
 /** Statuses in which the current stage's steps go on running (a pause takes effect at the next boundary). */
 export const stepsRunStatuses: RunStatus[] = ["running", "pausing"];
-export const finalStatuses: RunStatus[] = ["completed", "cancelled"];

@@ -1,4 +1,4 @@
-import type { StageGraph } from "../config/stageGraph.js";
+import { findStage, type StageGraph } from "../config/stageGraph.js";
 import type { RunRecord, StageRunRecord, StepOutputRecord } from "../store/records.js";
 import { percentComplete, plannedStepIds } from "./progress.js";
 import { planStage, type ProviderDefaults } from "./stagePlan.js";
@@ -14,9 +14,8 @@ export const flowRunUrl = (prefectUiUrl: string, flowRunId: string) => `${prefec
 export function runView(run: RunRecord, stageRuns: StageRunRecord[], outputs: StepOutputRecord[], graph: StageGraph, env: ProviderDefaults, links: RunLinks) {
   const planned = plannedStepIds(graph, run.request.stages);
   const accepted = new Set(outputs.map((o) => o.stepId));
-  const currentStage = graph.stages.find((s) => s.id === run.currentStageId);
+  const currentStage = run.currentStageId ? findStage(graph, run.currentStageId) : undefined;
   const currentStep = run.status === "completed" ? null : currentStage?.steps.find((s) => !accepted.has(s.id))?.id ?? null;
-  const self = `${links.gatewayUrl}/orchestrator/runs/${run.id}`;
   return {
     runId: run.id,
     status: run.status,
@@ -47,6 +46,12 @@ export function runView(run: RunRecord, stageRuns: StageRunRecord[], outputs: St
     settings: Object.fromEntries(
       run.request.stages.map((id) => [id, planStage(graph, run.request, id, env).steps.map(({ stepId, provider, model, temperature, maxTokens }) => ({ stepId, provider, model, temperature, maxTokens }))]),
     ),
-    links: { self, outputs: `${self}/outputs`, audit: `${self}/audit`, events: `${self}/events` },
+    links: runLinks(links, run.id),
   };
+}
+
+/** Where a run and its parts are read: in the run's view and in the answer to its submission. */
+export function runLinks(links: RunLinks, runId: string) {
+  const self = `${links.gatewayUrl}/orchestrator/runs/${runId}`;
+  return { self, outputs: `${self}/outputs`, audit: `${self}/audit`, events: `${self}/events` };
 }

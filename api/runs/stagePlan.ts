@@ -1,4 +1,4 @@
-import type { StageGraph, StepDefinition } from "../config/stageGraph.js";
+import { findStage, type StageGraph, type StepDefinition } from "../config/stageGraph.js";
 import type { ProviderName, StageLoop } from "../config/stageGraphSchema.js";
 import type { RunRequest } from "../store/records.js";
 import type { PlannedStep } from "../../workers/stepJob.js";
@@ -22,7 +22,7 @@ export interface StagePlan {
  * Pure: the same request and graph always give the same plan (so a restart or resume plans the same).
  */
 export function planStage(graph: StageGraph, request: RunRequest, stageId: string, env: ProviderDefaults): StagePlan {
-  const stage = graph.stages.find((s) => s.id === stageId);
+  const stage = findStage(graph, stageId);
   if (!stage) throw new Error(`unknown stage ${stageId}`);
   const top = request.overrides ?? {};
   const own = top.stages?.[stageId] ?? {};

@@ -67,7 +67,7 @@ describe("resume", () => {
     });
   });
   it("starts the next stage from a boundary when its guard passes", () => {
-    expect(decide(boundary(), { type: "resume" })).toMatchObject({ ok: true, effects: expect.arrayContaining([{ type: "startStage", stageId: "title", reuseOutputs: true }]) });
+    expect(decide(boundary(), { type: "resume" })).toMatchObject({ ok: true, effects: expect.arrayContaining([{ type: "startStage", stageId: "title" }]) });
   });
   it("refuses at a boundary whose next guard fails, with the guard's reason", () => {
     expect(decide(boundary({ next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "resume" })).toEqual({ ok: false, reason: "cannot start title: structure is not final" });
@@ -77,12 +77,12 @@ describe("resume", () => {
       ok: true,
       status: "running",
       event: "run.resumed",
-      effects: [{ type: "startStage", stageId: "structure", reuseOutputs: true }],
+      effects: [{ type: "startStage", stageId: "structure" }],
     });
   });
   it("starts a stage whose flow run ended while paused again, but not one whose flow run finished it (the driver records its end)", () => {
     const paused = { status: "paused" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "running" as const } };
-    expect(decide(facts(paused), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "structure", reuseOutputs: true }]) });
+    expect(decide(facts(paused), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "structure" }]) });
     expect(decide(facts({ ...paused, flowRunCompleted: true }), { type: "resume" })).toEqual({ ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }] });
   });
   it("puts a run paused before its first stage back in the queue", () => {
@@ -104,7 +104,7 @@ describe("cancel", () => {
 
 describe("advance", () => {
   it("starts the next stage of a run paused at a boundary", () => {
-    expect(decide(boundary({ mode: "manual" }), { type: "advance" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "title", reuseOutputs: true }]) });
+    expect(decide(boundary({ mode: "manual" }), { type: "advance" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "title" }]) });
   });
   it("answers with the guard's reason when the next stage's guard fails", () => {
     const decision = decide(boundary({ mode: "manual", next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "advance" });
@@ -127,7 +127,7 @@ describe("rollback", () => {
       rollBackTo: "idea_intake",
       effects: [
         { type: "releaseHold" },
-        { type: "startStage", stageId: "idea_intake", reuseOutputs: false },
+        { type: "startStage", stageId: "idea_intake" },
       ],
     });
   });
