@@ -193,7 +193,8 @@ async def announce_finished(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 def standby_key(flow_run_id: str) -> str:
-    """A standby flow run's assignment: the stage the gateway gives it, or "expired" (api/runs/standbyFlowRuns.ts)."""
+    """A standby flow run's assignment (api/runs/standbyFlowRuns.ts): the stage the gateway gives it, or an end:
+    {"expired": true} (it waited too long), {"dismissed": true} (the gateway let it go) or {"stopped": true} (its process stopped)."""
     return redis_name("standby", prefix=QUEUE_PREFIX, flowRunId=flow_run_id)
 
 

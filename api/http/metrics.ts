@@ -22,7 +22,7 @@ export class GatewayMetrics {
   });
   /** Open SSE streams; a stream whose client left is removed at once. */
   readonly streamClients = new Gauge({ name: "quire_event_stream_clients", help: "Open Server-Sent Events streams", registers: [this.registry] });
-  private readonly providerErrors = new Counter({ name: "quire_provider_errors_total", help: "Failed provider calls", labelNames: ["provider"], registers: [this.registry] });
+  private readonly stepFailures = new Counter({ name: "quire_step_failures_total", help: "Step tries that failed (step.failed or step.retrying): a provider error, a cancel, an answer that fails its schema, a store failure", labelNames: ["provider"], registers: [this.registry] });
 
   constructor(private readonly store: Store) {
     const countRuns = () => store.countRunsByStatus();
@@ -68,6 +68,6 @@ export class GatewayMetrics {
     if (event.type === "step.completed" && typeof event.data?.latencyMs === "number") {
       this.stepLatency.observe({ provider, stage: event.stageId ?? "" }, event.data.latencyMs / 1000);
     }
-    if (event.type === "step.failed" || event.type === "step.retrying") this.providerErrors.inc({ provider });
+    if (event.type === "step.failed" || event.type === "step.retrying") this.stepFailures.inc({ provider });
   }
 }

@@ -6,7 +6,7 @@ import { ErrorBody, GlobalAuditQuery, RollbackBody, RunAccepted, RunListQuery, R
 export function buildOpenApiDocument(serverUrl: string) {
   const registry = new OpenAPIRegistry();
   const errors = Object.fromEntries(
-    ([[400, "invalid input (zod issues with paths)"], [401, "missing or wrong bearer token"], [404, "unknown run or stage"], [409, "not allowed now"], [413, "body over the limit"], [503, "a dependency is down"]] as const).map(
+    ([[400, "invalid input (zod issues with paths)"], [401, "missing or wrong bearer token"], [404, "unknown run or stage"], [409, "not allowed now"], [413, "body over the limit"], [502, "Prefect refused the gateway's request (prefect_refused)"], [503, "a dependency is down"]] as const).map(
       ([code, description]) => [code, { description, content: { "application/json": { schema: ErrorBody } } }],
     ),
   );
@@ -21,7 +21,7 @@ export function buildOpenApiDocument(serverUrl: string) {
     path: "/orchestrator/run",
     summary: "Submit a book run",
     request: { body: { content: { "application/json": { schema: RunSubmission } } } },
-    responses: { 202: json("accepted", RunAccepted), ...errors },
+    responses: { 202: json("accepted", RunAccepted), 200: json("the run already submitted with this idempotencyKey", RunAccepted), ...errors },
   });
   registry.registerPath({ method: "get", path: "/orchestrator/runs", summary: "List runs", request: { query: RunListQuery }, responses: { 200: json("runs"), ...errors } });
   registry.registerPath({ method: "get", path: "/orchestrator/runs/{id}", summary: "A run's status and progress", request: { params: runId }, responses: { 200: json("run"), ...errors } });

@@ -3,9 +3,12 @@ import type { EventRecord, StageRunRecord } from "../store/records.js";
 export interface StageTiming {
   stageId: string;
   attempt: number;
-  /** Flow run created → its first step started: Prefect scheduling, worker poll and process start-up. */
+  /**
+   * Stage recorded → its first step started: the hand-over to a waiting flow run, or a new flow run's
+   * scheduling, worker poll and process start-up.
+   */
   startupMs: number | null;
-  /** Flow run created → stage completed. */
+  /** Stage recorded → stage completed. */
   totalMs: number | null;
 }
 
