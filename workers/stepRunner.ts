@@ -159,14 +159,13 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     await beating;
   }
   const usage = usageOf(response);
-  const completedIds = new Set([...(await store.listOutputs(job.runId, { history: false })).map((o) => o.stepId), job.stepId]);
   const exchange = { ...audit, model: response.model, response: answerOf(response), ...usage };
   let accepted: Awaited<ReturnType<Store["acceptOutput"]>>;
   try {
     accepted = await store.acceptOutput(
       { ...key, stageAttempt: job.stageAttempt, content, provider: job.provider, model: response.model, jobId },
       { ...exchange, outcome: "accepted", error: null },
-      { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: percentComplete(planned, completedIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
+      { runId: job.runId, type: "step.completed", stageId: job.stageId, stepId: job.stepId, status: "completed", percent: (acceptedStepIds) => percentComplete(planned, acceptedStepIds), data: { iteration: job.iteration, try: job.try, provider: job.provider, model: response.model, latencyMs: Math.round(response.latencyMs) } },
     );
   } catch (err) {
     // The answer was paid for but not stored (a locked database, a lost connection): its exchange is still

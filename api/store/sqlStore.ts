@@ -4,9 +4,9 @@ import { toAudit, toEvent, toOutput, toRun, toStageRun } from "./rowMapping.js";
 import type { RunBundle } from "./runBundle.js";
 import { exportRunFrom } from "./runExport.js";
 import { importRunRows } from "./runImport.js";
-import { acceptedOutputQuery, appendEventIn, insertAudit, insertNextVersion, lateResultReason } from "./writeStatements.js";
+import { acceptedOutputQuery, acceptedStepIds, appendEventIn, insertAudit, insertNextVersion, lateResultReason } from "./writeStatements.js";
 import type { Database } from "./schema.js";
-import type { AuditFilter, NewAudit, NewEvent, NewOutput, Store } from "./store.js";
+import type { AcceptedOutputEvent, AuditFilter, NewAudit, NewEvent, NewOutput, Store } from "./store.js";
 
 const now = () => new Date().toISOString();
 
@@ -199,7 +199,7 @@ export class SqlStore implements Store {
     return (await q.execute()).map(toOutput);
   }
 
-  async acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent) {
+  async acceptOutput(output: NewOutput, audit: NewAudit, event: AcceptedOutputEvent) {
     return this.writeTransaction(output.runId, async (db): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }> => {
       const existing = await acceptedOutputQuery(db, output).executeTakeFirst();
       if (existing) {
@@ -215,7 +215,8 @@ export class SqlStore implements Store {
       }
       const inserted = await insertNextVersion(db, output);
       await insertAudit(db, audit, this.eventOrder);
-      await appendEventIn(db, event, this.eventOrder);
+      const percent = typeof event.percent === "function" ? event.percent(await acceptedStepIds(db, output.runId)) : event.percent;
+      await appendEventIn(db, { ...event, percent }, this.eventOrder);
       return { output: toOutput(inserted), created: true };
     });
   }

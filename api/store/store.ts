@@ -25,6 +25,8 @@ export interface AuditFilter {
   afterId?: number;
 }
 export type NewEvent = Omit<EventRecord, "id" | "seq" | "at">;
+/** An accepted output's event, whose percent may be worked out from the run's accepted step ids in the write's own transaction. */
+export type AcceptedOutputEvent = Omit<NewEvent, "percent"> & { percent: number | ((acceptedStepIds: string[]) => number) };
 
 /**
  * The one port in front of persistence, implemented once over Kysely (sqlStore.ts) for SQLite and
@@ -64,7 +66,7 @@ export interface Store {
    * When the result comes too late (the run is cancelling or cancelled, or a newer attempt of the stage
    * has started), only the audit entry is written, with outcome "abandoned", and `abandoned` says why.
    */
-  acceptOutput(output: NewOutput, audit: NewAudit, event: NewEvent): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }>;
+  acceptOutput(output: NewOutput, audit: NewAudit, event: AcceptedOutputEvent): Promise<{ output: StepOutputRecord; created: boolean } | { abandoned: string }>;
   /** Marks every accepted output of these stages superseded and appends the event, in one transaction. */
   supersedeStages(runId: string, stageIds: string[], event: NewEvent): Promise<number>;
   recordAudit(audit: NewAudit): Promise<void>;

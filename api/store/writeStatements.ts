@@ -68,6 +68,12 @@ export async function insertNextVersion(db: Kysely<Database>, output: NewOutput)
   return db.insertInto("step_outputs").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
+/** The steps of the run that have an accepted output (this transaction's own included). */
+export async function acceptedStepIds(db: Kysely<Database> | Transaction<Database>, runId: string): Promise<string[]> {
+  const rows = await db.selectFrom("step_outputs").select("step_id").where("run_id", "=", runId).where("status", "=", "accepted").execute();
+  return rows.map((r) => r.step_id);
+}
+
 export function acceptedOutputQuery(db: Kysely<Database> | Transaction<Database>, key: StepKey) {
   return db
     .selectFrom("step_outputs")

@@ -202,6 +202,15 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect(seen).toEqual(written);
     });
 
+    it("works out an accepted output's percent in the write's own transaction: outputs accepted at once each count the others before them", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 4 });
+      const planned = ["S0", "S1", "S2", "S3"];
+      const percentOf = (accepted: string[]) => 25 * planned.filter((id) => accepted.includes(id)).length;
+      await Promise.all(planned.map((stepId) => store.acceptOutput(output(run.id, stepId), audit(run.id, stepId), { ...event(run.id), stepId, percent: percentOf })));
+      expect((await store.listEvents(run.id)).filter((e) => e.type === "step.completed").map((e) => e.percent)).toEqual([25, 50, 75, 100]);
+    });
+
     it("hands a reader that pages the audit by afterId each entry once, while runs write entries at the same time", async () => {
       // Entries written with an output (a longer transaction) and alone (an error) race for ids.
       const runs = await Promise.all(Array.from({ length: 8 }, () => newRun()));
