@@ -8,7 +8,7 @@ import type { RunBundle } from "./runBundle.js";
  */
 export function intoThePast(bundle: RunBundle, now: Date): RunBundle {
   const { run, stageRuns, outputs, audit, events } = bundle;
-  const all = [run.createdAt, run.completedAt, ...stageRuns.flatMap((s) => [s.createdAt, s.startedAt, s.firstStepAt, s.endedAt]), ...outputs.flatMap((o) => [o.createdAt, o.supersededAt]), ...audit.map((a) => a.createdAt), ...events.map((e) => e.at)];
+  const all = [run.createdAt, run.completedAt, ...stageRuns.flatMap((s) => [s.createdAt, s.startedAt, s.endedAt]), ...outputs.flatMap((o) => [o.createdAt, o.supersededAt]), ...audit.map((a) => a.createdAt), ...events.map((e) => e.at)];
   const latest = Math.max(...all.flatMap((t) => (t ? [Date.parse(t)] : [])));
   const offset = latest - now.getTime();
   if (!(offset > 0)) return bundle;
@@ -16,7 +16,7 @@ export function intoThePast(bundle: RunBundle, now: Date): RunBundle {
   return {
     ...bundle,
     run: { ...run, createdAt: shift(run.createdAt), completedAt: shift(run.completedAt) },
-    stageRuns: stageRuns.map((s) => ({ ...s, createdAt: shift(s.createdAt), startedAt: shift(s.startedAt), firstStepAt: shift(s.firstStepAt), endedAt: shift(s.endedAt) })),
+    stageRuns: stageRuns.map((s) => ({ ...s, createdAt: shift(s.createdAt), startedAt: shift(s.startedAt), endedAt: shift(s.endedAt) })),
     outputs: outputs.map((o) => ({ ...o, createdAt: shift(o.createdAt), supersededAt: shift(o.supersededAt) })),
     audit: audit.map((a) => ({ ...a, createdAt: shift(a.createdAt) })),
     events: events.map((e) => ({ ...e, at: shift(e.at) })),

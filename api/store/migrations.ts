@@ -128,6 +128,12 @@ const migrationsFor = (dialect: SqlDialect): Record<string, Migration> => ({
       }
     },
   },
+  // Never written: a stage's first step is read from its events (api/runs/stageTimings.ts).
+  "0003_drop_first_step_at": {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable("stage_runs").dropColumn("first_step_at").execute();
+    },
+  },
 });
 
 export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<void> {

@@ -58,7 +58,6 @@ export interface StageRunRecord {
   plannedSteps: number;
   createdAt: string;
   startedAt: string | null;
-  firstStepAt: string | null;
   endedAt: string | null;
 }
 

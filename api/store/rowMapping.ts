@@ -27,7 +27,6 @@ export const toStageRun = (r: Selectable<Database["stage_runs"]>): StageRunRecor
   plannedSteps: Number(r.planned_steps),
   createdAt: r.created_at,
   startedAt: r.started_at,
-  firstStepAt: r.first_step_at,
   endedAt: r.ended_at,
 });
 

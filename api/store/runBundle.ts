@@ -53,7 +53,7 @@ const BundledStageRun = z.object({
   plannedSteps: count,
   createdAt: timestamp,
   startedAt: timestamp.nullable(),
-  firstStepAt: timestamp.nullable(),
+  firstStepAt: timestamp.nullable().optional(), // written by earlier versions, never set; not kept
   endedAt: timestamp.nullable(),
 });
 

@@ -41,7 +41,7 @@ export async function importRunRows(db: Kysely<Database>, document: RunBundle, e
   for (const s of bundle.stageRuns) {
     await db
       .insertInto("stage_runs")
-      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, first_step_at: s.firstStepAt, ended_at: s.endedAt })
+      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, ended_at: s.endedAt })
       .execute();
   }
   for (const o of bundle.outputs) {

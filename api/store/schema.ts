@@ -24,7 +24,6 @@ export interface Database {
     planned_steps: number;
     created_at: string;
     started_at: string | null;
-    first_step_at: string | null;
     ended_at: string | null;
   };
   step_outputs: {

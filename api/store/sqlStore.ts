@@ -128,7 +128,6 @@ export class SqlStore implements Store {
       planned_steps: stage.plannedSteps,
       created_at: now(),
       started_at: null,
-      first_step_at: null,
       ended_at: null,
     };
     return this.writeTransaction(stage.runId, async (db) => {
@@ -158,7 +157,6 @@ export class SqlStore implements Store {
         ...(patch.status !== undefined && { status: patch.status }),
         ...(patch.plannedSteps !== undefined && { planned_steps: patch.plannedSteps }),
         ...(patch.startedAt !== undefined && { started_at: patch.startedAt }),
-        ...(patch.firstStepAt !== undefined && { first_step_at: patch.firstStepAt }),
         ...(patch.endedAt !== undefined && { ended_at: patch.endedAt }),
       })
       .where("run_id", "=", key.runId)

@@ -16,7 +16,7 @@ function bundle(): RunBundle {
     format: "quire-run/1",
     exportedAt: at,
     run: { id: "r1", status: "completed", mode: "auto", category: null, request: { idea: { premise: "p" }, stages: ["idea_intake", "structure"], mode: "auto" }, currentStageId: "structure", error: null, createdAt: at, completedAt: at },
-    stageRuns: ["idea_intake", "structure"].map((stageId) => ({ runId: "r1", stageId, attempt: 1, flowRunId: null, status: "completed", plannedSteps: 1, createdAt: at, startedAt: at, firstStepAt: at, endedAt: at })),
+    stageRuns: ["idea_intake", "structure"].map((stageId) => ({ runId: "r1", stageId, attempt: 1, flowRunId: null, status: "completed", plannedSteps: 1, createdAt: at, startedAt: at, endedAt: at })),
     outputs: [output("idea_intake", "IDEA"), output("structure", "S1", 1, "superseded"), output("structure", "S1", 2)],
     audit: [{ stageId: "idea_intake", stageAttempt: 1, stepId: "IDEA", iteration: 1, jobId: "j", attempt: 1, provider: "mock", model: "m", temperature: 0.7, maxTokens: 10, request: {}, response: null, outcome: "accepted", error: null, inputTokens: 1, outputTokens: 1, latencyMs: 3, finishReason: "stop", createdAt: at }],
     events: [1, 2].map((seq) => ({ seq, at, type: "run.queued", percent: 0 })),

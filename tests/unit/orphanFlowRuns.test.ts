@@ -6,7 +6,7 @@ import type { StageRunRecord } from "../../api/store/records.js";
 const now = Date.parse("2026-11-26T12:00:00Z");
 const ago = (ms: number) => new Date(now - ms).toISOString();
 const stage = (stageId: string, attempt: number, flowRunId: string | null): StageRunRecord => ({
-  runId: "book", stageId, attempt, flowRunId, status: "running", plannedSteps: 1, createdAt: ago(60_000), startedAt: null, firstStepAt: null, endedAt: null,
+  runId: "book", stageId, attempt, flowRunId, status: "running", plannedSteps: 1, createdAt: ago(60_000), startedAt: null, endedAt: null,
 });
 const flowRun = (id: string, stateType: PrefectStateType, sinceMs = 60_000): FlowRunView => ({
   id, name: id, stateType, stateName: stateType, message: null, stateTimestamp: ago(sinceMs), createdAt: ago(sinceMs), startTime: null, endTime: null, tags: ["book:book"], pauseKey: null,

@@ -18,7 +18,7 @@ describe("percentComplete", () => {
 
 describe("stageTimings", () => {
   const stage = (stageId: string, createdAt: string, endedAt: string | null): StageRunRecord => ({
-    runId: "r", stageId, attempt: 1, flowRunId: "f", status: "completed", plannedSteps: 1, createdAt, startedAt: null, firstStepAt: null, endedAt,
+    runId: "r", stageId, attempt: 1, flowRunId: "f", status: "completed", plannedSteps: 1, createdAt, startedAt: null, endedAt,
   });
   const started = (stageId: string, at: string): EventRecord => ({ id: 1, seq: 1, runId: "r", at, type: "step.started", stageId, percent: 0 });
 
