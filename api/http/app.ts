@@ -9,6 +9,7 @@ import { buildOpenApiDocument } from "./openApiDocument.js";
 import { IMPORT_PATH, runRoutes, type RunRoutesDeps } from "./runRoutes.js";
 import { eventRoutes, type EventRoutesDeps } from "./eventRoutes.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 
 const dashboardHtml = readFileSync(new URL("./dashboard.html", import.meta.url), "utf8");
@@ -68,8 +69,11 @@ export function createApp(deps: AppDeps) {
 }
 
 function bearerAuth(apiKey: string): RequestHandler {
+  // Compared as digests in constant time: how long a refusal takes says nothing about the key.
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  const expected = digest(`Bearer ${apiKey}`);
   return (req, _res, next) => {
-    if (req.headers.authorization !== `Bearer ${apiKey}`) throw new Unauthorized("missing or wrong bearer token (Authorization: Bearer <QUIRE_API_KEY>)");
+    if (!timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) throw new Unauthorized("missing or wrong bearer token (Authorization: Bearer <QUIRE_API_KEY>)");
     next();
   };
 }
