@@ -29,7 +29,16 @@ function oneSetupAtATime() {
   const lock = join(root, ".quire", "setup.lock");
   const until = Date.now() + 20 * 60_000;
   let said = false;
-  while (!tryTakeSetupLock(lock)) {
+  const taken = () => {
+    try {
+      return tryTakeSetupLock(lock);
+    } catch (err) {
+      // A checkout this user may not write: the steps below say so if they need to write.
+      say(`no set-up lock (${err.code ?? err.message} on ${lock}); going on without it`);
+      return true;
+    }
+  };
+  while (!taken()) {
     if (Date.now() > until) fail("set-up lock", `another set-up (${JSON.stringify(setupLockHolder(lock))}) has held ${lock} for 20 minutes`, `stop it, or delete ${lock} if no set-up runs, and run again`);
     if (!said) say(`waiting for another set-up of this checkout (pid ${setupLockHolder(lock)?.pid ?? "?"}) to finish ...`);
     said = true;
