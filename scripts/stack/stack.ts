@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { ManagedProcess } from "./managedProcess.js";
-import { claimLock, releaseLock, StackAlreadyRunning } from "./stackLock.js";
+import { claimLock, recordChild, releaseLock, StackAlreadyRunning, stopOrphans } from "./stackLock.js";
 import { httpOk, portInUse, waitFor } from "./waitFor.js";
 
 export { StackAlreadyRunning } from "./stackLock.js";
@@ -65,8 +65,9 @@ export class Stack {
     const say = this.opts.say ?? (() => {});
     const { root, home, ports } = this.opts;
     mkdirSync(home, { recursive: true });
-    claimLock(home, ports, say);
+    const orphans = claimLock(home, ports, say);
     this.locked = true;
+    await stopOrphans(orphans, say);
     process.once("exit", this.killAll);
     const bin = (name: string) => join(root, ".venv", "bin", name);
     const prefectEnv: Record<string, string> = {
@@ -191,6 +192,7 @@ export class Stack {
     this.starting.add(p.name);
     try {
       p.start();
+      if (p.pid) recordChild(this.opts.home, p.name, p.pid);
     } finally {
       this.starting.delete(p.name);
     }

@@ -4,6 +4,14 @@ import { join } from "node:path";
 /** Thrown when another launcher holds the state folder; the message says how to go on. */
 export class StackAlreadyRunning extends Error {}
 
+/** A process the launcher started, in a process group of its own (its pid is the group's id). */
+export interface StackChild {
+  name: string;
+  pid: number;
+  /** Its start time as the kernel counts it, so a pid reused by another process is not taken for it. */
+  startedAt?: string;
+}
+
 interface LockContent {
   pid: number;
   /** The launcher's start time as the kernel counts it, so a pid reused by another process is not taken for it. */
@@ -11,6 +19,8 @@ interface LockContent {
   gatewayPort: number;
   prefectPort: number;
   redisPort: number;
+  /** What it started, so a launcher after it can stop what a killed one left running. */
+  children?: StackChild[];
 }
 
 /**
@@ -18,8 +28,9 @@ interface LockContent {
  * stacks sharing one Prefect home, Redis folder and store. A file left by a launcher that was killed
  * (or one that cannot be read) is stale and taken over.
  */
-export function claimLock(home: string, ports: { gateway: number; prefect: number; redis: number }, say: (msg: string) => void): void {
+export function claimLock(home: string, ports: { gateway: number; prefect: number; redis: number }, say: (msg: string) => void): StackChild[] {
   const file = join(home, "stack.json");
+  let orphans: StackChild[] = [];
   if (existsSync(file)) {
     const held = readLock(file, say);
     if (held && launcherAlive(held)) {
@@ -27,9 +38,57 @@ export function claimLock(home: string, ports: { gateway: number; prefect: numbe
         `a Quire stack is already running from ${home} (launcher pid ${held.pid}, gateway on port ${held.gatewayPort}); stop it with Ctrl-C there, or set QUIRE_HOME and the QUIRE_*_PORT variables to run a second one. If no stack runs there, delete ${file}`,
       );
     }
+    orphans = (held?.children ?? []).filter(childAlive);
   }
-  const content: LockContent = { pid: process.pid, pidStartedAt: processStartTime(process.pid), gatewayPort: ports.gateway, prefectPort: ports.prefect, redisPort: ports.redis };
+  const content: LockContent = { pid: process.pid, pidStartedAt: processStartTime(process.pid), gatewayPort: ports.gateway, prefectPort: ports.prefect, redisPort: ports.redis, children: orphans };
   writeFileSync(file, JSON.stringify(content));
+  return orphans;
+}
+
+/** Notes a process this launcher started (replacing an earlier one of that name). */
+export function recordChild(home: string, name: string, pid: number): void {
+  const file = join(home, "stack.json");
+  try {
+    const content = JSON.parse(readFileSync(file, "utf8")) as LockContent;
+    if (content.pid !== process.pid) return;
+    content.children = [...(content.children ?? []).filter((c) => c.name !== name), { name, pid, startedAt: processStartTime(pid) }];
+    writeFileSync(file, JSON.stringify(content));
+  } catch {
+    // no lock of ours: nothing to note
+  }
+}
+
+/**
+ * Stops what a launcher that was killed (SIGKILL, the out-of-memory killer) left running: each process
+ * group with SIGTERM, then SIGKILL after `graceMs`. Without this the next start found its ports taken.
+ */
+export async function stopOrphans(orphans: StackChild[], say: (msg: string) => void, graceMs = 10_000): Promise<void> {
+  if (!orphans.length) return;
+  say(`stopping what a launcher that was killed left running: ${orphans.map((c) => `${c.name} (pid ${c.pid})`).join(", ")}`);
+  const signal = (c: StackChild, sig: NodeJS.Signals) => {
+    try {
+      process.kill(-c.pid, sig);
+    } catch {
+      // already gone
+    }
+  };
+  orphans.forEach((c) => signal(c, "SIGTERM"));
+  const deadline = Date.now() + graceMs;
+  while (orphans.some(groupAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  orphans.filter(groupAlive).forEach((c) => signal(c, "SIGKILL"));
+  while (orphans.some(groupAlive)) await new Promise((r) => setTimeout(r, 50));
+}
+
+const childAlive = (c: StackChild) => launcherAlive({ pid: c.pid, pidStartedAt: c.startedAt, gatewayPort: 0, prefectPort: 0, redisPort: 0 });
+
+/** Whether any process of the group is left (the leader may be gone while what it spawned lives on). */
+function groupAlive(c: StackChild): boolean {
+  try {
+    process.kill(-c.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 export function releaseLock(home: string): void {
