@@ -14,6 +14,7 @@ export const progressEventTypes = [
   "step.failed",
   "step.retrying",
   "stage.completed",
+  "stage.failed",
   "run.paused",
   "run.resumed",
   "run.cancelled",

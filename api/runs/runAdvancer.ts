@@ -124,8 +124,11 @@ export class RunAdvancer {
           ...(effect.started ? { startedAt: stageStartedAt(stage, flowRun.startTime) } : {}),
           ...(effect.ended ? { endedAt: flowRun.endTime ?? new Date().toISOString() } : {}),
         };
-        // A stage another hand completed meanwhile (its drive lock lapsed) stays completed.
-        await updateStageRunWithEvent(store, this.deps.graph, run, stageKey(stage), patch, undefined, (s) => s.status !== "completed");
+        // A failed attempt is reported (then comes its next attempt's stage.started, or run.failed).
+        const data = { attempt: stage.attempt, flowRunId: flowRun.id, state: flowRun.stateType, ...(flowRun.message ? { reason: flowRun.message } : {}) };
+        const event = effect.status === "failed" ? { type: "stage.failed", stageId: stage.stageId, status: "failed", data } : undefined;
+        // Once per change; a stage another hand completed meanwhile (its drive lock lapsed) stays completed.
+        await updateStageRunWithEvent(store, this.deps.graph, run, stageKey(stage), patch, event, (s) => s.status !== "completed" && s.status !== effect.status);
         return true;
       }
       case "releaseHold":

@@ -62,6 +62,9 @@ describe("faults on the real stack", () => {
     const structure = run.stages.filter((s: any) => s.stageId === "structure");
     expect(structure.map((s: any) => s.attempt)).toEqual([1, 2]);
     expect((await prefect().readFlowRun(structure[0].flowRunId)).stateType).toBe("CRASHED");
+    // A client's stream says attempt 1 failed (once) before attempt 2 started.
+    const stageEvents = (await events(runId)).filter((e) => e.type.startsWith("stage.") && e.stageId === "structure").map((e) => [e.type, e.data.attempt, e.data.state]);
+    expect(stageEvents).toEqual([["stage.started", 1, undefined], ["stage.failed", 1, "CRASHED"], ["stage.started", 2, undefined], ["stage.completed", 2, undefined]]);
     // The step the kill cut off is marked Crashed too, not left Running in the Prefect UI forever.
     const cutOff = await prefect().taskRunsOf(structure[0].flowRunId);
     expect(cutOff.filter((t) => t.stateType === "RUNNING" || t.stateType === "PENDING")).toEqual([]);
