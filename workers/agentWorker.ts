@@ -4,6 +4,7 @@ import type { ProviderName } from "../api/config/stageGraphSchema.js";
 import { cancelChannel } from "../api/runs/runCancellations.js";
 import { stepQueueName } from "./queueNames.js";
 import { StepJobData, type StepJobResult } from "./stepJob.js";
+import { StepClaims } from "./stepClaims.js";
 import { JobLockLost, PermanentStepError, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
 
 export const AGENT_WORKER_NAME = "quire-agent";
@@ -32,6 +33,7 @@ export class AgentWorker {
   private readonly workers: Worker<unknown, StepJobResult>[] = [];
   private readonly connection: Redis;
   private readonly cancelSubscriber: Redis;
+  private readonly claims: StepClaims;
   /** Provider calls in flight, by run, so a cancel can abort them. */
   private readonly inFlight = new Map<string, Set<AbortController>>();
   /** The same calls by job id, oldest first (a job handed back after its lock lapsed can come here again). */
@@ -40,6 +42,7 @@ export class AgentWorker {
   constructor(private readonly deps: StepRunnerDeps, private readonly opts: AgentWorkerOptions) {
     this.connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
     this.cancelSubscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+    this.claims = new StepClaims(this.connection, opts.queuePrefix, opts.lockDurationMs ?? 30_000);
     // ioredis reconnects by itself; unheard, each failed attempt would go to stderr as "Unhandled error event".
     for (const [client, role] of [[this.connection, "jobs"], [this.cancelSubscriber, "cancel subscriber"]] as const) {
       client.on("error", (err) => deps.log.warn({ err: err.message, connection: role }, "redis connection error"));
@@ -97,7 +100,7 @@ export class AgentWorker {
     for (const older of sameJob) older.abort(new JobLockLost(String(job.id)));
     this.byJob.set(String(job.id), [...sameJob, controller]);
     try {
-      return await runStep(data, String(job.id), { ...this.deps, log }, controller.signal);
+      return await runStep(data, String(job.id), { claims: this.claims, ...this.deps, log }, controller.signal);
     } finally {
       clearTimeout(timer);
       const left = (this.byJob.get(String(job.id)) ?? []).filter((c) => c !== controller);

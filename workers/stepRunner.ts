@@ -12,6 +12,7 @@ import { buildStepPrompt } from "./prompts/stepPrompt.js";
 import { PermanentProviderError, type FailedCall, type GenerateResponse } from "./providers/provider.js";
 import type { ProviderRegistry } from "./providers/providerRegistry.js";
 import { PERMANENT_MARK } from "./queueNames.js";
+import type { StepClaims } from "./stepClaims.js";
 import type { StepJobData, StepJobResult } from "./stepJob.js";
 
 export interface StepRunnerDeps {
@@ -25,6 +26,8 @@ export interface StepRunnerDeps {
    * waiting for Prefect's bookkeeping.
    */
   lastStepAccepted?: (runId: string) => Promise<void>;
+  /** One provider call per step at a time, across workers (stepClaims.ts); none in tests that need no Redis. */
+  claims?: StepClaims;
 }
 
 /** Names this agent worker process in step.started events (which worker holds which step). */
@@ -68,11 +71,30 @@ export function runStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, s
 async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
   const { store, log } = deps;
   const key = { runId: job.runId, stageId: job.stageId, stepId: job.stepId, iteration: job.iteration };
-  const existing = await store.findAcceptedOutput(key);
-  if (existing) {
-    log.info({ ...key, version: existing.version }, "step already has an accepted output; not calling the provider");
-    return { outputId: existing.id, version: existing.version, content: existing.content, reused: true };
+  const reuse = async () => {
+    const existing = await store.findAcceptedOutput(key);
+    if (existing) log.info({ ...key, version: existing.version }, "step already has an accepted output; not calling the provider");
+    return existing ? { outputId: existing.id, version: existing.version, content: existing.content, reused: true } : null;
+  };
+  const reused = await reuse();
+  if (reused) return reused;
+  const claim = await deps.claims?.claim(key, jobId, async () => !(await store.findAcceptedOutput(key)), signal);
+  if (claim === null) return (await reuse())!; // another job's call answered the step while this one waited
+  try {
+    if (claim) {
+      // The call this job waited for may have answered the step just before giving up its claim.
+      const answered = await reuse();
+      if (answered) return answered;
+    }
+    return await askProvider(job, jobId, deps, signal);
+  } finally {
+    await claim?.release();
   }
+}
+
+async function askProvider(job: StepJobData, jobId: string, deps: StepRunnerDeps, signal?: AbortSignal): Promise<StepJobResult> {
+  const { store, log } = deps;
+  const key = { runId: job.runId, stageId: job.stageId, stepId: job.stepId, iteration: job.iteration };
   const run = await store.getRun(job.runId);
   if (!run) throw new PermanentStepError(`run ${job.runId} does not exist`);
   if (stoppedStatuses.has(run.status)) throw new PermanentStepError(`run ${job.runId} is ${run.status}; step ${job.stepId} is not run`);

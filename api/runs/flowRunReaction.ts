@@ -6,8 +6,13 @@ import { stepsRunStatuses } from "./runStateMachine.js";
  * Everything the driver's reaction to a stage's flow run needs, gathered by the caller (runAdvancer.ts).
  * A fact that does not bear on the flow run's state is left false / empty.
  */
+/** The run's reason while it cancels because of a cancel made in Prefect (its UI or API), not the gateway's. */
+export const CANCELLED_IN_PREFECT = "cancelled in Prefect (its UI or API)";
+
 export interface FlowRunFacts {
   runStatus: RunStatus;
+  /** A cancelling run: the cancel was made in Prefect (the run's reason says so), not through the gateway. */
+  cancelledInPrefect?: boolean;
   stageId: string;
   stageStatus: StageRunStatus;
   state: PrefectStateType | null;
@@ -38,7 +43,7 @@ export type FlowRunEffect =
   | { type: "markStage"; status: StageRunStatus; started?: true; ended?: true }
   | { type: "releaseHold" }
   /** The run's status, only if it is still in `from`, with the event if given. */
-  | { type: "setRun"; from: RunStatus[]; status: RunStatus; event?: "run.resumed" | "run.paused"; data?: Record<string, unknown> }
+  | { type: "setRun"; from: RunStatus[]; status: RunStatus; event?: "run.resumed" | "run.paused"; data?: Record<string, unknown>; reason?: string }
   | { type: "suspendFlowRun" } // with the pause key of the book's hold, if the hold is still there
   | { type: "announceCancel" } // agent workers abort the book's provider calls
   | { type: "cancelFlowRun" } // a cancel cut short before it reached Prefect, asked again
@@ -74,7 +79,8 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
     }
     case "CANCELLING":
       if (f.runStatus !== "running" && f.runStatus !== "pausing" && f.runStatus !== "paused") return [];
-      return [{ type: "announceCancel" }, { type: "setRun", from: [f.runStatus], status: "cancelling" }];
+      // Not the gateway's cancel (that makes the run cancelling first): an operator's, in Prefect.
+      return [{ type: "announceCancel" }, { type: "setRun", from: [f.runStatus], status: "cancelling", reason: CANCELLED_IN_PREFECT }];
     case "COMPLETED":
       if (f.runStatus !== "cancelling" && f.stepsMissing.length) return markedCompletedWithoutOutputs(f);
       return [{ type: "completeStage", endedAt: "flowRun" }];
@@ -83,7 +89,7 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
         ...(f.runStatus !== "cancelling" ? [{ type: "announceCancel" } as const] : []),
         { type: "markStage", status: "cancelled", ended: true },
         { type: "releaseHold" },
-        { type: "finish", status: "cancelled", by: f.runStatus === "cancelling" ? "gateway" : "prefect" },
+        f.runStatus === "cancelling" && !f.cancelledInPrefect ? { type: "finish", status: "cancelled", by: "gateway" } : { type: "finish", status: "cancelled", by: "prefect", reason: CANCELLED_IN_PREFECT },
       ];
     case "CRASHED":
     case "FAILED":

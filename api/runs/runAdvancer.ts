@@ -9,7 +9,7 @@ import { isHoldPauseKey, type HoldFlags } from "./holdFlags.js";
 import { resumeFlowRun } from "./flowRunResume.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { updateRunWithEvent, updateStageRunWithEvent, type RunEventFields } from "./runEvents.js";
-import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
+import { CANCELLED_IN_PREFECT, decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "./flowRunReaction.js";
 import { stageStepsDone, stepsWithoutOutput } from "./stageSteps.js";
 import { stageStartedAt } from "./stageTimings.js";
 import { attemptsSinceCommand } from "./attemptsSinceCommand.js";
@@ -87,6 +87,7 @@ export class RunAdvancer {
     const accepted = () => store.latestAcceptedOutputs(run.id, steps?.steps.map((s) => s.id) ?? []);
     const facts: FlowRunFacts = {
       runStatus: run.status,
+      cancelledInPrefect: run.status === "cancelling" && run.error === CANCELLED_IN_PREFECT,
       stageId: stage.stageId,
       stageStatus: stage.status,
       state,
@@ -135,7 +136,7 @@ export class RunAdvancer {
         await holds.release(run.id);
         return true;
       case "setRun":
-        return this.transition(run, effect.from, { status: effect.status }, effect.event, effect.data ? { data: effect.data } : {});
+        return this.transition(run, effect.from, { status: effect.status, ...(effect.reason ? { error: effect.reason } : {}) }, effect.event, effect.data ? { data: effect.data } : {});
       case "suspendFlowRun": {
         const pauseKey = await holds.pauseKey(run.id);
         if (pauseKey) await this.deps.prefect.suspend(flowRun.id, pauseKey).catch(() => undefined);

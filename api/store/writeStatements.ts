@@ -13,13 +13,9 @@ export async function lateResultReason(db: Kysely<Database>, output: NewOutput):
   const run = await db.selectFrom("runs").select("status").where("id", "=", output.runId).executeTakeFirst();
   if (!run) return `run ${output.runId} does not exist`;
   if (run.status === "cancelling" || run.status === "cancelled") return `run is ${run.status}`;
-  const latest = await db
-    .selectFrom("stage_runs")
-    .select((eb) => eb.fn.max<number>("attempt").as("attempt"))
-    .where("run_id", "=", output.runId)
-    .where("stage_id", "=", output.stageId)
-    .executeTakeFirst();
-  if (latest?.attempt && Number(latest.attempt) > output.stageAttempt) return `attempt ${output.stageAttempt} of ${output.stageId} was replaced by attempt ${latest.attempt}`;
+  // A later attempt of the stage (after a crash, or a resume after a failure) asks the same of the step:
+  // an answer from an earlier one is as good, and taken, so the step is not paid for twice. Only a
+  // rollback changes what the step builds on.
   if (await rolledBackSinceStarted(db, output)) return `attempt ${output.stageAttempt} of ${output.stageId} was rolled back`;
   return undefined;
 }

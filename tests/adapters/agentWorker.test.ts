@@ -88,26 +88,69 @@ describe("an agent worker's step deadline", () => {
   });
 });
 
+/** The mock provider, each call counted (and whether it was aborted). */
+class CountingRegistry extends ProviderRegistry {
+  constructor(private readonly calls: { aborted: boolean }[]) {
+    super();
+  }
+
+  override async get(name: Parameters<ProviderRegistry["get"]>[0]) {
+    const inner = await super.get(name);
+    return {
+      name: inner.name,
+      generate: (req: Parameters<typeof inner.generate>[0]) => {
+        const call = { aborted: false };
+        this.calls.push(call);
+        req.signal?.addEventListener("abort", () => (call.aborted = true));
+        return inner.generate(req);
+      },
+    };
+  }
+}
+
+describe("two jobs for one step at once (a second flow process of one flow run; a stage's next attempt while the last one's call runs)", () => {
+  for (const [what, secondAttempt] of [["the same stage attempt", 1], ["the stage's next attempt", 2]] as const) {
+    it(`calls the provider once, and both get its answer: ${what}`, async () => {
+      const claimPrefix = `awc${secondAttempt}`;
+      const claimQueue = new Queue(stepQueueName("mock"), { connection, prefix: claimPrefix });
+      const claimEventsConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+      const claimEvents = new QueueEvents(stepQueueName("mock"), { connection: claimEventsConnection, prefix: claimPrefix });
+      await claimEvents.waitUntilReady();
+      const calls: { aborted: boolean }[] = [];
+      const claimWorker = new AgentWorker({ store, providers: new CountingRegistry(calls), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: claimPrefix, concurrency: { mock: 2, openai: 1, gemini: 1 } });
+      claimWorker.start();
+      try {
+        const request = { idea: { premise: "slow [mock:delay=1500]" }, stages: ["idea_intake"], mode: "auto" as const };
+        const { run } = await store.createRun({ id: randomUUID(), request });
+        await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+        const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+        const data = (stageAttempt: number, tryNo: number) => ({ ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt, iteration: 1, try: tryNo });
+        // The job ids differ as the flow makes them: the task's run count, or the stage attempt, is in them.
+        const first = await claimQueue.add("IDEA", data(1, 1), { jobId: `${run.id}.IDEA.a1.1`, attempts: 1 });
+        await expect.poll(() => calls.length, { timeout: 5_000 }).toBe(1);
+        if (secondAttempt === 2) await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
+        const second = await claimQueue.add("IDEA", data(secondAttempt, 2), { jobId: `${run.id}.IDEA.a${secondAttempt}.2`, attempts: 1 });
+        const [a, b] = await Promise.all([first.waitUntilFinished(claimEvents, 15_000), second.waitUntilFinished(claimEvents, 15_000)]);
+        expect(calls).toHaveLength(1);
+        expect(b).toMatchObject({ outputId: a.outputId, reused: true });
+        expect((await store.listAudit({ runId: run.id })).map((e) => e.outcome)).toEqual(["accepted"]);
+        expect((await store.listEvents(run.id)).map((e) => e.type)).toEqual(["run.queued", "step.started", "step.completed"]);
+      } finally {
+        await claimWorker.close();
+        await claimEvents.close();
+        await claimQueue.close();
+        claimEventsConnection.disconnect();
+      }
+    });
+  }
+});
+
 describe("an agent worker that loses a job's lock while it is alive (Redis out of reach for longer than the lock)", () => {
   it("stops its provider call, as the job is handed on: the step is answered once, and not reported failed", async () => {
     const lossPrefix = "awl";
     const lossQueue = new Queue(stepQueueName("mock"), { connection, prefix: lossPrefix });
     const calls: { aborted: boolean }[] = [];
-    class CountingRegistry extends ProviderRegistry {
-      override async get(name: Parameters<ProviderRegistry["get"]>[0]) {
-        const inner = await super.get(name);
-        return {
-          name: inner.name,
-          generate: (req: Parameters<typeof inner.generate>[0]) => {
-            const call = { aborted: false };
-            calls.push(call);
-            req.signal?.addEventListener("abort", () => (call.aborted = true));
-            return inner.generate(req);
-          },
-        };
-      }
-    }
-    const lossWorker = new AgentWorker({ store, providers: new CountingRegistry(), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: lossPrefix, concurrency: { mock: 2, openai: 1, gemini: 1 }, lockDurationMs: 1_000 });
+    const lossWorker = new AgentWorker({ store, providers: new CountingRegistry(calls), graph, log: pino({ level: "silent" }) }, { redisUrl: server.url, queuePrefix: lossPrefix, concurrency: { mock: 2, openai: 1, gemini: 1 }, lockDurationMs: 1_000 });
     lossWorker.start();
     try {
       const request = { idea: { premise: "slow [mock:delay=2500]" }, stages: ["idea_intake"], mode: "auto" as const };

@@ -105,15 +105,22 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect((await store.latestAcceptedOutputs(run.id, ["IDEA"]))[0]!.version).toBe(2);
     });
 
-    it("abandons a late result for a cancelled run or a replaced attempt, keeping only its audit entry", async () => {
+    it("abandons a late result for a cancelled run, keeping only its audit entry", async () => {
+      const run = await newRun();
+      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+      await store.updateRun(run.id, ["queued"], { status: "cancelled" });
+      expect(await store.acceptOutput(output(run.id, "IDEA", 1), audit(run.id), event(run.id))).toEqual({ abandoned: "run is cancelled" });
+      expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
+      expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["abandoned"]);
+    });
+
+    it("takes the late answer of an attempt a later one replaced without a rollback (a crash restart): the step is not paid for again", async () => {
       const run = await newRun();
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
       await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 2, plannedSteps: 1 });
-      expect(await store.acceptOutput(output(run.id, "IDEA", 1), audit(run.id), event(run.id))).toEqual({ abandoned: expect.stringContaining("replaced by attempt 2") });
-      await store.updateRun(run.id, ["queued"], { status: "cancelled" });
-      expect(await store.acceptOutput(output(run.id, "IDEA", 2), audit(run.id), event(run.id))).toEqual({ abandoned: "run is cancelled" });
-      expect(await store.listOutputs(run.id, { history: true })).toHaveLength(0);
-      expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["abandoned", "abandoned"]);
+      expect(await store.acceptOutput(output(run.id, "IDEA", 1), audit(run.id), event(run.id))).toMatchObject({ created: true, output: { stageAttempt: 1 } });
+      // Attempt 2's job for the step then finds it.
+      expect(await store.findAcceptedOutput({ runId: run.id, stageId: "idea_intake", stepId: "IDEA", iteration: 1 })).toMatchObject({ stageAttempt: 1, version: 1 });
     });
 
     it("abandons a late result of a stage attempt that a rollback over its stage came after, though its stage has no newer attempt yet", async () => {

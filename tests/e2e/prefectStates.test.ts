@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { call, events, eventually, helloWorld, midStructure, outputsOf, slowPremise as slow, stackControl, submitRun as submit, waitForRun } from "./gatewayClient.js";
+import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, slowPremise as slow, stackControl, submitRun as submit, waitForRun } from "./gatewayClient.js";
 import { flowRunOf, pausedMidStructure, prefect } from "./prefectView.js";
 
 // How the run driver follows a stage's flow run when its state changes outside the gateway's own plan: a
@@ -23,6 +23,22 @@ describe("state changes made in Prefect", () => {
     expect(await outputsOf(runId)).toHaveLength(8);
   });
 
+  it("asks the provider once per step when Prefect's own Resume (the UI's) comes while the paused step is still running: a second flow process waits for the first's call", async () => {
+    const runId = await submit({ ...helloWorld(`ui-resume-in-flight ${Date.now()} [mock:delay=4000@S1]`), stages: ["idea_intake", "structure"] });
+    await eventually("S1 started", async () => (await events(runId)).find((e) => e.type === "step.started" && e.stepId === "S1"));
+    expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).body.status).toBe("pausing");
+    const flowRun = await eventually("Suspended in Prefect", async () => {
+      const view = await flowRunOf(runId, "structure");
+      return view?.stateType === "PAUSED" && view;
+    });
+    // S1 is still with the agent worker: Prefect starts a second process for the flow run beside the first.
+    await prefect().resume(flowRun.id);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    const audit = await auditOf(runId);
+    expect(audit.map((a) => a.outcome).filter((o) => o !== "accepted")).toEqual([]);
+    expect(audit.map((a) => a.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+  });
+
   it("notices a resume sent to Prefect's own REST endpoint, as the UI does", async () => {
     const { runId, flowRun } = await pausedMidStructure("ui-resume");
     await prefect().resume(flowRun.id);
@@ -41,6 +57,17 @@ describe("state changes made in Prefect", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ state: { type, name: type[0] + type.slice(1).toLowerCase(), message }, force: true }),
     });
+
+  it("reports a cancel made in the Prefect UI (a forced Cancelling on the running stage) as Prefect's, with the reason", async () => {
+    const runId = await submit({ ...helloWorld(slow("ui-cancel")), stages: ["idea_intake", "structure"] });
+    await waitForRun(runId, { until: midStructure });
+    const flowRun = (await flowRunOf(runId, "structure"))!;
+    expect((await setState(flowRun.id, "CANCELLING", "")).ok).toBe(true);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("cancelled");
+    expect(run.error).toBe("cancelled in Prefect (its UI or API)");
+    expect((await events(runId)).at(-1)).toMatchObject({ type: "run.cancelled", data: { by: "prefect" } });
+  });
 
   const failsWithTheMissingSteps = async (runId: string) => {
     const failed = await waitForRun(runId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "../../api/runs/flowRunReaction.js";
+import { CANCELLED_IN_PREFECT, decideAfterStage, reactToFlowRun, type FlowRunEffect, type FlowRunFacts } from "../../api/runs/flowRunReaction.js";
 import type { RunStatus } from "../../api/store/records.js";
 
 const facts = (over: Partial<FlowRunFacts> = {}): FlowRunFacts => ({
@@ -87,9 +87,13 @@ describe("reactToFlowRun: what an operator did in the Prefect UI", () => {
     expect(react({ state: "PAUSED", runStatus: "pausing", stageStatus: "paused", stepInFlight: true })).toBe("-");
   });
 
-  it("tells a cancel from Prefect's UI from the gateway's own", () => {
-    expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "running" })).at(-1)).toEqual({ type: "finish", status: "cancelled", by: "prefect" });
+  it("tells a cancel from Prefect's UI from the gateway's own, also when its Cancelling was seen first (the UI's cancel takes the worker a few seconds)", () => {
+    const byPrefect = { type: "finish", status: "cancelled", by: "prefect", reason: CANCELLED_IN_PREFECT };
+    expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "running" })).at(-1)).toEqual(byPrefect);
     expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "cancelling" })).at(-1)).toEqual({ type: "finish", status: "cancelled", by: "gateway" });
+    // Cancelling seen on a running run: only Prefect's cancel does that; the run keeps it as its reason.
+    expect(reactToFlowRun(facts({ state: "CANCELLING", runStatus: "running" })).at(-1)).toEqual({ type: "setRun", from: ["running"], status: "cancelling", reason: CANCELLED_IN_PREFECT });
+    expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "cancelling", cancelledInPrefect: true })).at(-1)).toEqual(byPrefect);
   });
 });
 
