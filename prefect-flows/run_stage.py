@@ -39,6 +39,10 @@ PERMANENT_MARK = redis_value("permanentMark")
 PAUSE_TIMEOUT_SECONDS = 30 * 24 * 3600
 # A standby flow run that no stage claims within this long ends, unused.
 STANDBY_SECONDS = float(os.environ.get("QUIRE_FLOW_STANDBY_SECONDS", "600"))
+# Past its time with Redis out of reach for this long too, a waiting run ends without saying so: it cannot
+# (its stack may be gone, leaving it an orphan that would wait for ever), and no gateway can give it a stage
+# without Redis; once Redis is back, the gateway finds its lease ended or lapsed.
+STANDBY_NO_REDIS_SECONDS = 60.0
 
 
 class StepFailed(Exception):
@@ -236,6 +240,8 @@ async def _wait_for_stage(redis: Redis, flow_run_id: str) -> Optional[dict]:
                 return None if assignment.get("expired") or assignment.get("dismissed") or assignment.get("stopped") else assignment
             await redis.blpop([standby_bell_key(flow_run_id)], timeout=1)
         except (ConnectionError, OSError, RedisError):
+            if time.monotonic() > deadline + STANDBY_NO_REDIS_SECONDS:
+                return None
             await asyncio.sleep(1)  # Redis restarting: the assignment, if any, is kept (append-only file)
 
 

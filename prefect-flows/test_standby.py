@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import socket
 import unittest
 
 from redis.asyncio import Redis
@@ -50,6 +51,20 @@ class WaitForStage(unittest.IsolatedAsyncioTestCase):
         run_stage.STANDBY_SECONDS = 0.3
         self.assertIsNone(await asyncio.wait_for(run_stage.wait_for_stage(self.redis, "fr-expired"), 5))
         self.assertFalse(await self.give("fr-expired", {"stageId": "title", "attempt": 1, "steps": []}))
+
+    async def test_ends_after_its_time_when_redis_stays_out_of_reach(self):
+        # Its stack stopped (Redis with it): the run would otherwise wait for ever, an orphan process.
+        run_stage.STANDBY_SECONDS = 0.2
+        saved_grace, run_stage.STANDBY_NO_REDIS_SECONDS = run_stage.STANDBY_NO_REDIS_SECONDS, 0.5
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        gone = Redis(port=port)
+        try:
+            self.assertIsNone(await asyncio.wait_for(run_stage.wait_for_stage(gone, "fr-no-redis"), 10))
+        finally:
+            run_stage.STANDBY_NO_REDIS_SECONDS = saved_grace
+            await gone.aclose()
 
     async def test_a_waiting_run_told_to_stop_cannot_be_given_a_stage(self):
         waiting = asyncio.create_task(run_stage.wait_for_stage(self.redis, "fr-stopped"))
