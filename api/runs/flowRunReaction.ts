@@ -138,7 +138,9 @@ function failed(f: FlowRunFacts): FlowRunEffect[] {
   if (f.markedCompleted && f.runStatus !== "cancelling" && f.stepsMissing.length) return [...effects, ...markedCompletedWithoutOutputs(f)];
   effects.push({ type: "markStage", status: "failed", ended: true });
   if (f.runStatus === "cancelling") return [...effects, { type: "finish", status: "cancelled", by: "gateway" }];
-  if (f.state === "CRASHED" && f.runStatus === "paused") return effects; // a resume runs the stage again
+  // A paused book stays paused whatever ended its flow run meanwhile (a crash; Prefect failing a Suspend left
+  // past its timeout, 300 s by default in its UI; a flow run deleted there): a resume runs the stage again.
+  if (f.runStatus === "paused") return effects;
   if (f.state === "CRASHED" && f.runStatus === "pausing") {
     // The book was to stop at this step boundary anyway: it is paused, and a resume runs the stage again.
     const reason = `${f.stageId}'s flow run crashed while pausing; resume runs the stage again, reusing its outputs`;

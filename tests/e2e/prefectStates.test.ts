@@ -114,6 +114,20 @@ describe("state changes made in Prefect", () => {
     expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
   });
 
+  it("keeps a paused book paused when its suspended flow run ends meanwhile in Prefect (failed there as a Suspend past its timeout, or deleted); resume runs the stage again", async () => {
+    for (const end of ["failed", "deleted"] as const) {
+      const { runId, flowRun } = await pausedMidStructure(`paused-then-${end}`);
+      if (end === "failed") expect((await setState(flowRun.id, "FAILED", "The flow was paused and never resumed.")).ok).toBe(true); // what Prefect's pause expiry sets
+      else expect((await fetch(`${inject("prefectApiUrl")}/flow_runs/${flowRun.id}`, { method: "DELETE" })).status).toBe(204);
+      const stageFailed = await eventually("stage.failed", async () => (await events(runId)).find((e) => e.type === "stage.failed"));
+      expect(stageFailed.data).toMatchObject({ attempt: 1, flowRunId: flowRun.id });
+      expect((await call(`/orchestrator/runs/${runId}`)).body.status).toBe("paused");
+      expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+      expect((await waitForRun(runId)).status).toBe("completed");
+      expect((await outputsOf(runId)).map((o) => o.stepId).sort()).toEqual(["IDEA", "S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+    }
+  });
+
   it("resumes a flow run that suspended itself for a hold a resume had just released, rather than pause the book", async () => {
     const runId = await submit({ ...helloWorld(slow("hold-race")), stages: ["idea_intake", "structure"] });
     await waitForRun(runId, { until: midStructure });

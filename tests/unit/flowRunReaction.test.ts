@@ -45,7 +45,7 @@ const table: Record<string, Record<Exclude<RunStatus, "completed" | "failed" | "
     paused: "tidyCrashed markStage:failed",
     cancelling: "tidyCrashed markStage:failed finish:cancelled",
   },
-  FAILED: { queued: "markStage:failed finish:failed", running: "markStage:failed finish:failed", pausing: "markStage:failed finish:failed", paused: "markStage:failed finish:failed", cancelling: "markStage:failed finish:cancelled" },
+  FAILED: { queued: "markStage:failed finish:failed", running: "markStage:failed finish:failed", pausing: "markStage:failed finish:failed", paused: "markStage:failed", cancelling: "markStage:failed finish:cancelled" },
 };
 
 describe("reactToFlowRun: every Prefect state with every driven run status", () => {
