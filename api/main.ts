@@ -66,7 +66,7 @@ const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefec
 // Each stage starts the book's next flow run ahead, so the next stage does not wait for a flow process to start.
 // Spares wait for any book's stage (a first stage, say) the same way.
 const standby = settings.prefect.standbyFlowRuns ? new StandbyFlowRuns(redis, settings.redis.queuePrefix) : undefined;
-const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log, spares: settings.prefect.spareFlowRuns });
+const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log, spares: settings.prefect.spareFlowRuns, waitingAllowed: () => poolWorkers.allowsWaitingFlowRuns() });
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, handOver });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);

@@ -19,6 +19,8 @@ export interface StandbyHandOverDeps {
   log: Logger;
   /** How many spares (waiting flow runs for any book) to keep; 0: none. */
   spares: number;
+  /** False while flow runs must not wait ahead (the work pool has a concurrency limit, or is paused). */
+  waitingAllowed?: () => Promise<boolean>;
 }
 
 /**
@@ -80,6 +82,7 @@ export class StandbyHandOver {
   async prepareStandby(runId: string, idempotencyKey: string, stillWanted: () => Promise<boolean> = async () => true): Promise<void> {
     const { standby, prefect, log } = this.deps;
     try {
+      if (!(await this.waitingAllowed())) return;
       if (await standby.has(runId)) return; // kept from a stage that took a spare instead
       const flowRun = await prefect.createFlowRun({ name: `${runId.slice(0, 8)}-standby`, parameters: waiting(runId), tags: standbyTags(runId), idempotencyKey });
       await standby.remember(runId, flowRun.id);
@@ -123,14 +126,26 @@ export class StandbyHandOver {
         await prefect.markCrashed(flowRun.id, `the standby flow process ${why}`).catch(() => undefined);
       }
     }
+    const allowed = await this.waitingAllowed();
     for (const id of await standby.spareIds()) {
-      if (!(await this.alive(id))) await standby.dropSpare(id);
+      if (!allowed) {
+        // Each holds a slot of the pool's concurrency limit that a stage's own flow run needs.
+        log.info({ flowRunId: id }, "the work pool has a concurrency limit or is paused; ending a waiting spare");
+        await standby.dismissFlowRun(id).catch(() => undefined);
+        await standby.dropSpare(id);
+      } else if (!(await this.alive(id))) await standby.dropSpare(id);
     }
+  }
+
+  /** Whether flow runs may wait ahead for stages now; yes when the pool cannot be read (as before it was asked). */
+  private async waitingAllowed(): Promise<boolean> {
+    return this.deps.waitingAllowed ? this.deps.waitingAllowed().catch(() => true) : true;
   }
 
   private async topUp(): Promise<void> {
     const { standby, prefect, log } = this.deps;
     try {
+      if (!(await this.waitingAllowed())) return;
       while ((await standby.spareIds()).length < this.deps.spares) {
         const flowRun = await prefect.createFlowRun({ name: "spare", parameters: waiting(""), tags: [STANDBY_TAG], idempotencyKey: `spare:${randomUUID()}` });
         await standby.addSpare(flowRun.id);
@@ -160,6 +175,7 @@ export class StandbyHandOver {
       const flowRun = await prefect.readFlowRun(flowRunId);
       const waitingState = flowRun.stateType === "SCHEDULED" || flowRun.stateType === "PENDING" || flowRun.stateType === "RUNNING";
       if (!waitingState || (await standby.claimed(flowRunId))) return null;
+      if (flowRun.stateType === "SCHEDULED" && !flowRun.workQueueId) return null; // no worker will ever start it
       if (flowRun.stateType === "RUNNING" && (await leases?.gone(flowRunId, flowRun.stateTimestamp))) return null;
       return flowRun;
     } catch (err) {

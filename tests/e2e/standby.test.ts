@@ -107,3 +107,22 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     expect(spares.map((s) => s.id)).not.toContain(run.stages[0].flowRunId);
   });
 });
+
+describe("a work pool with a concurrency limit (set by an operator in Prefect)", () => {
+  const setLimit = (limit: number | null) =>
+    fetch(`${inject("prefectApiUrl")}/work_pools/quire`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ concurrency_limit: limit }) });
+
+  it("gets no waiting flow runs, which would hold its slots: idle spares end, and a book runs each stage on a flow run of its own", async () => {
+    expect((await setLimit(2)).ok).toBe(true); // as many as the spares kept (QUIRE_SPARE_FLOW_RUNS, 2)
+    try {
+      // Before, a stage's flow run queued behind an idle spare in the only slot until the spare gave up (10 min).
+      await eventually("no spare left waiting", async () => ((await prefect().flowRunsTagged(["standby"], ["SCHEDULED", "PENDING", "RUNNING"])).length === 0 ? true : undefined), 30_000);
+      const runId = await submit(`pool-limit ${Date.now()}`);
+      const run = await waitForRun(runId, { timeoutMs: 90_000 });
+      expect(run.status).toBe("completed");
+      expect(await prefect().flowRunsTagged([`standby-for:${runId}`])).toEqual([]);
+    } finally {
+      expect((await setLimit(null)).ok).toBe(true);
+    }
+  });
+});
