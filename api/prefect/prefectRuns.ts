@@ -1,4 +1,5 @@
 import type { PrefectClient, PrefectSchemas } from "./client.js";
+import { Unavailable } from "../errors.js";
 import { PrefectNotFound, requireAccepted, unwrap } from "./unwrap.js";
 
 export type PrefectStateType = PrefectSchemas["StateType"];
@@ -18,6 +19,8 @@ export interface FlowRunView {
   tags: string[];
   /** Paused: the key of the pause (the book's hold flag gives its own; an operator's Suspend does not). */
   pauseKey: string | null;
+  /** The work queue a worker takes it from; null when its deployment had no work pool (deleted in Prefect). */
+  workQueueId: string | null;
 }
 
 export interface TaskRunView {
@@ -45,6 +48,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
   endTime: r.end_time ?? null,
   tags: r.tags ?? [],
   pauseKey: r.state?.state_details?.pause_key ?? null,
+  workQueueId: r.work_queue_id ?? null,
 });
 
 /**
@@ -52,7 +56,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
  * one Prefect endpoint, answers are plain views, and errors come from the one unwrap.
  */
 export class PrefectRuns {
-  private deploymentCache?: { id: string; workPool: string };
+  private deploymentCache?: { id: string; workPool: string; at: number };
 
   /**
    * @param flowRunReady called (not awaited) when a flow run awaits a worker: a new one, or a resumed
@@ -78,19 +82,22 @@ export class PrefectRuns {
     return (await this.deployment()).id;
   }
 
-  /** The work pool whose workers run the deployment's flow runs. */
+  /** The work pool whose workers run the deployment's flow runs; an error saying so when it has none. */
   async workPoolName(): Promise<string> {
-    return (await this.deployment()).workPool;
+    const { workPool } = await this.deployment();
+    if (!workPool) throw new Unavailable(`deployment ${this.deploymentName} has no work pool (was it deleted in Prefect?); its flow runs wait for ever: deploy it again (npm start does, or prefect deploy --all)`);
+    return workPool;
   }
 
+  /** Read again after a minute: an operator may delete its work pool, or deploy it anew. */
   private async deployment(): Promise<{ id: string; workPool: string }> {
-    if (this.deploymentCache) return this.deploymentCache;
+    if (this.deploymentCache && Date.now() - this.deploymentCache.at < 60_000) return this.deploymentCache;
     const [flowName, name] = this.deploymentName.split("/") as [string, string];
     const deployment = await unwrap(
       `read deployment ${this.deploymentName}`,
       () => this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
     );
-    this.deploymentCache = { id: String(deployment.id), workPool: String(deployment.work_pool_name ?? "") };
+    this.deploymentCache = { id: String(deployment.id), workPool: String(deployment.work_pool_name ?? ""), at: Date.now() };
     return this.deploymentCache;
   }
 

@@ -29,6 +29,13 @@ export class FlowRunLiveness {
       await prefect.markCrashed(flowRun.id, "its process never started (its worker died, or the Prefect API was down, as it started it)");
       return true;
     }
+    if (flowRun.stateType === "SCHEDULED" && !flowRun.workQueueId) {
+      // Created while its deployment had no work pool (the pool was deleted in Prefect): no worker will
+      // ever take it, and the book would stay running for ever.
+      log.warn({ ...context, flowRunId: flowRun.id }, "flow run has no work queue: no worker will take it; marking it Crashed");
+      await prefect.markCrashed(flowRun.id, "it has no work queue, so no worker would ever start it (its work pool was deleted in Prefect?): deploy run-stage again (npm start does), then resume");
+      return true;
+    }
     const gone = flowRun.stateType === "RUNNING" ? await leases?.gone(flowRun.id, flowRun.stateTimestamp) : null;
     if (gone) {
       log.warn({ ...context, flowRunId: flowRun.id, lease: gone }, "flow run's process is gone; marking it Crashed");

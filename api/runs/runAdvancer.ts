@@ -234,7 +234,7 @@ export class RunAdvancer {
  */
 function goneFromPrefect(id: string): FlowRunView {
   const message = `its flow run ${id} is no longer in Prefect (deleted there?); resume runs the stage again, reusing its outputs`;
-  return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [], pauseKey: null };
+  return { id, name: "", stateType: "FAILED", stateName: "Gone", message, stateTimestamp: null, createdAt: null, startTime: null, endTime: null, tags: [], pauseKey: null, workQueueId: null };
 }
 
 /** How many times in a row a stage whose flow run crashed (its worker died, say) is started again. */

@@ -9,7 +9,7 @@ const stage = (stageId: string, attempt: number, flowRunId: string | null): Stag
   runId: "book", stageId, attempt, flowRunId, status: "running", plannedSteps: 1, createdAt: ago(60_000), startedAt: null, endedAt: null,
 });
 const flowRun = (id: string, stateType: PrefectStateType, sinceMs = 60_000): FlowRunView => ({
-  id, name: id, stateType, stateName: stateType, message: null, stateTimestamp: ago(sinceMs), createdAt: ago(sinceMs), startTime: null, endTime: null, tags: ["book:book"], pauseKey: null,
+  id, name: id, stateType, stateName: stateType, message: null, stateTimestamp: ago(sinceMs), createdAt: ago(sinceMs), startTime: null, endTime: null, tags: ["book:book"], pauseKey: null, workQueueId: "wq",
 });
 const ids = (runs: FlowRunView[]) => runs.map((r) => r.id);
 
