@@ -89,9 +89,9 @@ export class PrefectRuns {
     return workPool;
   }
 
-  /** Read again after a minute: an operator may delete its work pool, or deploy it anew. */
+  /** Read again after 15 s: an operator may delete its work pool, or deploy it anew. */
   private async deployment(): Promise<{ id: string; workPool: string }> {
-    if (this.deploymentCache && Date.now() - this.deploymentCache.at < 60_000) return this.deploymentCache;
+    if (this.deploymentCache && Date.now() - this.deploymentCache.at < 15_000) return this.deploymentCache;
     const [flowName, name] = this.deploymentName.split("/") as [string, string];
     const deployment = await unwrap(
       `read deployment ${this.deploymentName}`,
