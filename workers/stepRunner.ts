@@ -12,7 +12,7 @@ import { buildStepPrompt } from "./prompts/stepPrompt.js";
 import { PermanentProviderError, type FailedCall, type GenerateResponse } from "./providers/provider.js";
 import type { ProviderRegistry } from "./providers/providerRegistry.js";
 import { PERMANENT_MARK } from "./queueNames.js";
-import type { StepClaims } from "./stepClaims.js";
+import type { StepClaim, StepClaims } from "./stepClaims.js";
 import type { StepJobData, StepJobResult } from "./stepJob.js";
 
 export interface StepRunnerDeps {
@@ -76,17 +76,20 @@ async function doStep(job: StepJobData, jobId: string, deps: StepRunnerDeps, sig
     if (existing) log.info({ ...key, version: existing.version }, "step already has an accepted output; not calling the provider");
     return existing ? { outputId: existing.id, version: existing.version, content: existing.content, reused: true } : null;
   };
-  const reused = await reuse();
-  if (reused) return reused;
-  const claim = await deps.claims?.claim(key, jobId, async () => !(await store.findAcceptedOutput(key)), signal);
+  // The claim first, then the look for an answer: one accepted by the call that held the claim before is seen.
+  let claim: StepClaim | null | undefined;
+  try {
+    claim = await deps.claims?.claim(key, jobId, async () => !(await store.findAcceptedOutput(key)), signal);
+  } catch (err) {
+    // Aborted while waiting for another job's call: said as a try's end is said (a deadline, a lost
+    // lock), or for good (the run was cancelled).
+    if (!signal?.aborted) throw err;
+    if (signal.reason instanceof StepDeadlinePassed || signal.reason instanceof JobLockLost) throw signal.reason;
+    throw new PermanentStepError(`step ${job.stepId} was not run: ${(signal.reason as Error)?.message ?? "aborted"}`);
+  }
   if (claim === null) return (await reuse())!; // another job's call answered the step while this one waited
   try {
-    if (claim) {
-      // The call this job waited for may have answered the step just before giving up its claim.
-      const answered = await reuse();
-      if (answered) return answered;
-    }
-    return await askProvider(job, jobId, deps, signal);
+    return (await reuse()) ?? (await askProvider(job, jobId, deps, signal));
   } finally {
     await claim?.release();
   }

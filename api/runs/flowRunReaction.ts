@@ -89,7 +89,7 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
         ...(f.runStatus !== "cancelling" ? [{ type: "announceCancel" } as const] : []),
         { type: "markStage", status: "cancelled", ended: true },
         { type: "releaseHold" },
-        f.runStatus === "cancelling" && !f.cancelledInPrefect ? { type: "finish", status: "cancelled", by: "gateway" } : { type: "finish", status: "cancelled", by: "prefect", reason: CANCELLED_IN_PREFECT },
+        cancelledBy(f),
       ];
     case "CRASHED":
     case "FAILED":
@@ -97,6 +97,12 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
     default:
       return [];
   }
+}
+
+/** A cancelled run's end: by the gateway's cancel, or by one made in Prefect (before the run knew, or after). */
+function cancelledBy(f: FlowRunFacts): FlowRunEffect {
+  if (f.runStatus === "cancelling" && !f.cancelledInPrefect) return { type: "finish", status: "cancelled", by: "gateway" };
+  return { type: "finish", status: "cancelled", by: "prefect", reason: CANCELLED_IN_PREFECT };
 }
 
 /** Scheduled, Pending or Running: follow what an operator did, and act on a dead process or finished steps. */
@@ -137,7 +143,7 @@ function failed(f: FlowRunFacts): FlowRunEffect[] {
   // Marked Completed by hand, then failed by its flow process, still going, before a poll saw the Completed.
   if (f.markedCompleted && f.runStatus !== "cancelling" && f.stepsMissing.length) return [...effects, ...markedCompletedWithoutOutputs(f)];
   effects.push({ type: "markStage", status: "failed", ended: true });
-  if (f.runStatus === "cancelling") return [...effects, { type: "finish", status: "cancelled", by: "gateway" }];
+  if (f.runStatus === "cancelling") return [...effects, cancelledBy(f)];
   // A paused book stays paused whatever ended its flow run meanwhile (a crash; Prefect failing a Suspend left
   // past its timeout, 300 s by default in its UI; a flow run deleted there): a resume runs the stage again.
   if (f.runStatus === "paused") return effects;

@@ -137,9 +137,12 @@ export class StandbyHandOver {
     }
   }
 
-  /** Whether flow runs may wait ahead for stages now; yes when the pool cannot be read (as before it was asked). */
+  /**
+   * Whether flow runs may wait ahead for stages now; not while the pool cannot be read (Prefect away, or a
+   * deployment without a work pool, whose flow runs would never start): each stage then starts its own.
+   */
   private async waitingAllowed(): Promise<boolean> {
-    return this.deps.waitingAllowed ? this.deps.waitingAllowed().catch(() => true) : true;
+    return this.deps.waitingAllowed ? this.deps.waitingAllowed().catch(() => false) : true;
   }
 
   private async topUp(): Promise<void> {

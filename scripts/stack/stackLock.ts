@@ -38,7 +38,7 @@ export function claimLock(home: string, ports: { gateway: number; prefect: numbe
         `a Quire stack is already running from ${home} (launcher pid ${held.pid}, gateway on port ${held.gatewayPort}); stop it with Ctrl-C there, or set QUIRE_HOME and the QUIRE_*_PORT variables to run a second one. If no stack runs there, delete ${file}`,
       );
     }
-    orphans = (held?.children ?? []).filter(childAlive);
+    orphans = (held?.children ?? []).filter(leftRunning);
   }
   const content: LockContent = { pid: process.pid, pidStartedAt: processStartTime(process.pid), gatewayPort: ports.gateway, prefectPort: ports.prefect, redisPort: ports.redis, children: orphans };
   writeFileSync(file, JSON.stringify(content));
@@ -76,10 +76,28 @@ export async function stopOrphans(orphans: StackChild[], say: (msg: string) => v
   const deadline = Date.now() + graceMs;
   while (orphans.some(groupAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   orphans.filter(groupAlive).forEach((c) => signal(c, "SIGKILL"));
-  while (orphans.some(groupAlive)) await new Promise((r) => setTimeout(r, 50));
+  // Bounded: a process stuck in the kernel, or a zombie nobody reaps, must not hold up the start for ever.
+  const killDeadline = Date.now() + 5_000;
+  while (orphans.some(groupAlive) && Date.now() < killDeadline) await new Promise((r) => setTimeout(r, 50));
+  const left = orphans.filter(groupAlive);
+  if (left.length) say(`still there after SIGKILL (zombies, or stuck in the kernel): ${left.map((c) => `${c.name} (group ${c.pid})`).join(", ")}`);
 }
 
-const childAlive = (c: StackChild) => launcherAlive({ pid: c.pid, pidStartedAt: c.startedAt, gatewayPort: 0, prefectPort: 0, redisPort: 0 });
+/**
+ * A child the killed launcher left running: its group's leader, the very process (its start time), or,
+ * the leader gone, what it spawned (a dead worker's flow processes): a group id is not reused while the
+ * group lives.
+ */
+const leftRunning = (c: StackChild) => launcherAlive({ pid: c.pid, pidStartedAt: c.startedAt, gatewayPort: 0, prefectPort: 0, redisPort: 0 }) || (!pidExists(c.pid) && groupAlive(c));
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
 
 /** Whether any process of the group is left (the leader may be gone while what it spawned lives on). */
 function groupAlive(c: StackChild): boolean {

@@ -43,6 +43,21 @@ describe("a launcher after one that was killed", () => {
     releaseLock(home);
   });
 
+  it("stops what a group left running after its leader died (a dead worker's flow processes)", async () => {
+    const home = mkdtempSync(join(tmpdir(), "quire-orphans-"));
+    // A leader that spawns a child in its group, then exits at once: only the child is left.
+    const leader = spawn("sh", ["-c", "sleep 300 & exit 0"], { detached: true, stdio: "ignore" });
+    const group = leader.pid!;
+    await new Promise((r) => leader.on("exit", r));
+    expect(groupAlive(group)).toBe(true);
+    writeFileSync(join(home, "stack.json"), JSON.stringify({ pid: deadPid(), gatewayPort: 9, prefectPort: 9, redisPort: 9, children: [{ name: "prefect-worker-1", pid: group, startedAt: "1" }] }));
+    const orphans = claimLock(home, ports, () => {});
+    expect(orphans.map((o) => o.name)).toEqual(["prefect-worker-1"]);
+    await stopOrphans(orphans, () => {}, 2_000);
+    expect(groupAlive(group)).toBe(false);
+    releaseLock(home);
+  });
+
   it("leaves alone a process that only has a recorded pid (started at another time: the pid was reused)", async () => {
     const home = mkdtempSync(join(tmpdir(), "quire-orphans-"));
     const group = orphanGroup();
