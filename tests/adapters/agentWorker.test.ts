@@ -52,12 +52,18 @@ afterAll(async () => {
   await server.stop();
 });
 
+/** A new run of the idea stage alone, its first attempt recorded, and that stage's one step (IDEA) as planned. */
+async function ideaRun(request: Parameters<typeof planStage>[1], openaiModel = "o") {
+  const { run } = await store.createRun({ id: randomUUID(), request });
+  await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
+  const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: openaiModel, gemini: "g" } }).steps[0]!;
+  return { run, step };
+}
+
 /** The IDEA step of a new run whose mock answers take `delayMs`, as run_stage.py adds it, with a timeout of `timeoutSeconds`. */
 async function ideaJob(delayMs: number, timeoutSeconds: number, extra: { timestamp?: number } = {}) {
   const request = { idea: { premise: `slow [mock:delay=${delayMs}]` }, stages: ["idea_intake"], mode: "auto" as const };
-  const { run } = await store.createRun({ id: randomUUID(), request });
-  await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
-  const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+  const { run, step } = await ideaRun(request);
   const data = { ...step, timeoutSeconds, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 };
   const job = await queue.add("IDEA", data, { jobId: `${run.id}.IDEA.1`, attempts: 1, ...extra });
   return { runId: run.id, finished: job.waitUntilFinished(events, 15_000) };
@@ -121,9 +127,7 @@ describe("two jobs for one step at once (a second flow process of one flow run; 
       claimWorker.start();
       try {
         const request = { idea: { premise: "slow [mock:delay=1500]" }, stages: ["idea_intake"], mode: "auto" as const };
-        const { run } = await store.createRun({ id: randomUUID(), request });
-        await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
-        const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+        const { run, step } = await ideaRun(request);
         const data = (stageAttempt: number, tryNo: number) => ({ ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt, iteration: 1, try: tryNo });
         // The job ids differ as the flow makes them: the task's run count, or the stage attempt, is in them.
         const first = await claimQueue.add("IDEA", data(1, 1), { jobId: `${run.id}.IDEA.a1.1`, attempts: 1 });
@@ -154,9 +158,7 @@ describe("an agent worker that loses a job's lock while it is alive (Redis out o
     lossWorker.start();
     try {
       const request = { idea: { premise: "slow [mock:delay=2500]" }, stages: ["idea_intake"], mode: "auto" as const };
-      const { run } = await store.createRun({ id: randomUUID(), request });
-      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
-      const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+      const { run, step } = await ideaRun(request);
       const jobId = `${run.id}.IDEA.1`;
       await lossQueue.add("IDEA", { ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 }, { jobId, attempts: 1 });
       await expect.poll(() => calls.length, { timeout: 5_000 }).toBe(1);
@@ -178,9 +180,7 @@ describe("an agent worker that loses a job's lock while it is alive (Redis out o
 describe("a step whose answer cannot be stored (a locked database, a lost connection)", () => {
   it("still audits the paid-for exchange, outside the failed transaction, and reports the step as retrying", async () => {
     const request = { idea: { premise: "Habits compound" }, stages: ["idea_intake"], mode: "auto" as const };
-    const { run } = await store.createRun({ id: randomUUID(), request });
-    await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
-    const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+    const { run, step } = await ideaRun(request);
     const failingWrites: Store = Object.create(store);
     failingWrites.acceptOutput = async () => {
       throw new Error("SQLITE_BUSY: database is locked");
@@ -203,9 +203,7 @@ describe("a step on an OpenAI reasoning model (one that takes only its default t
       const settings = loadSettings({ OPENAI_API_KEY: "sk-test-reasoning", OPENAI_BASE_URL: openai.url, QUIRE_SECRET_BLOCKS: "false" }).providers;
       const providers = new ProviderRegistry({ settings, credentials: new Credentials(settings, undefined) });
       const request = { idea: { premise: "Habits compound" }, stages: ["idea_intake"], mode: "auto" as const, provider: "openai" as const, overrides: { model: "o3-mini", temperature: 0.4 } };
-      const { run } = await store.createRun({ id: randomUUID(), request });
-      await store.insertStageRun({ runId: run.id, stageId: "idea_intake", attempt: 1, plannedSteps: 1 });
-      const step = planStage(graph, request, "idea_intake", { models: { mock: "mock-writer-1", openai: "gpt-4o-mini", gemini: "g" } }).steps[0]!;
+      const { run, step } = await ideaRun(request, "gpt-4o-mini");
       const job = { ...step, timeoutSeconds: 60, runId: run.id, stageId: "idea_intake", stageAttempt: 1, iteration: 1, try: 1 };
       await runStep(job, "j-reasoning", { store, providers, graph, log: pino({ level: "silent" }) });
       expect(openai.requests.map((r) => [r.body.model, "temperature" in r.body])).toEqual([["o3-mini", false]]);
