@@ -2,33 +2,13 @@
 // fresh clone) would run npm ci and pip into the same folders and both fail, blaming the wrong thing.
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined where there is no /proc. */
-function processStartTime(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // After "pid (comm) ", whose comm may hold spaces: state is field 3, starttime field 22.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function alive({ pid, startedAt }) {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if (err.code !== "EPERM") return false; // EPERM: alive, another user's
-  }
-  const now = processStartTime(pid);
-  return !startedAt || !now || now === startedAt; // a reused pid is another process
-}
+import { processStartTime, sameProcessAlive } from "../processIdentity.mjs";
 
 /** The live set-up holding the lock in `dir`, or null (none, or one that was killed: its lock is stale). */
 export function setupLockHolder(dir) {
   try {
     const holder = JSON.parse(readFileSync(join(dir, "owner.json"), "utf8"));
-    return alive(holder) ? holder : null;
+    return sameProcessAlive(holder.pid, holder.startedAt) ? holder : null;
   } catch {
     return null; // being written, or left half-written by a kill: mkdir decides who goes on
   }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { processStartTime, sameProcessAlive } from "../processIdentity.mjs";
 
 /** Thrown when another launcher holds the state folder; the message says how to go on. */
 export class StackAlreadyRunning extends Error {}
@@ -125,22 +126,5 @@ function readLock(file: string, say: (msg: string) => void): LockContent | undef
 }
 
 function launcherAlive({ pid, pidStartedAt }: LockContent): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false; // EPERM: alive, another user's
-  }
-  const now = processStartTime(pid);
-  return !pidStartedAt || !now || now === pidStartedAt;
-}
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); undefined where there is no /proc. */
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // After "pid (comm) ", whose comm may hold spaces: state is field 3, starttime field 22.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
+  return sameProcessAlive(pid, pidStartedAt);
 }
