@@ -15,7 +15,7 @@ import { stageStartedAt } from "./stageTimings.js";
 import { attemptsSinceCommand } from "./attemptsSinceCommand.js";
 import { drivenStatuses } from "./runStateMachine.js";
 import type { StageLauncher } from "./stageLauncher.js";
-import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
+import { isStandbyTag, type StandbyFlowRuns } from "./standbyFlowRuns.js";
 
 export interface RunAdvancerDeps {
   store: Store;
@@ -65,6 +65,7 @@ export class RunAdvancer {
     if (stage.status === "completed") return this.afterStage(run, stage);
     if (stage.status === "failed" && run.status === "paused") return; // its flow run crashed while pausing: resume starts it again
     const flowRun = known.get(stage.flowRunId) ?? (await this.deps.prefect.readFlowRunIfAny(stage.flowRunId)) ?? goneFromPrefect(stage.flowRunId);
+    if (flowRun.tags.some(isStandbyTag)) await this.deps.launcher.describeHandedOver(run, stage, flowRun);
     await this.follow(run, stage, flowRun);
   }
 

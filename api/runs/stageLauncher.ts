@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
-import type { PrefectRuns } from "../prefect/prefectRuns.js";
+import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { RunRecord, StageRunRecord } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import { withSpan } from "../tracing.js";
@@ -84,6 +84,11 @@ export class StageLauncher {
     this.deps.log.info({ runId: run.id, stageId: stage.stageId, attempt: stage.attempt, flowRunId }, "stage flow run ready");
     // A waiting flow run is renamed in Prefect only now: its steps may already be under way.
     await waiting?.describe();
+  }
+
+  /** Renames a waiting flow run that was given the stage but kept its waiting name and parameters in Prefect. */
+  async describeHandedOver(run: RunRecord, stage: StageRunRecord, flowRun: FlowRunView): Promise<void> {
+    await this.deps.handOver?.describe(flowRun, this.flowRunFor(run, stage));
   }
 
   private flowRunFor(run: RunRecord, stage: StageRunRecord) {

@@ -199,8 +199,12 @@ export class StandbyHandOver {
     return { flowRunId: flowRun.id, describe: () => this.describe(flowRun, target) };
   }
 
-  /** Names, tags and parameters the flow run in Prefect as the stage's own. */
-  private async describe(flowRun: FlowRunView, target: StageFlowRun): Promise<void> {
+  /**
+   * Names, tags and parameters the flow run in Prefect as the stage's own. Also called by the run driver
+   * for a stage's flow run still tagged as waiting (the gateway stopped before the rename, or the rename
+   * failed): a rerun after a pause would otherwise start it as a waiting flow run again.
+   */
+  async describe(flowRun: FlowRunView, target: StageFlowRun): Promise<void> {
     const tags = [...new Set([...target.tags, ...flowRun.tags.filter((t) => !isStandbyTag(t))])]; // keeps the deployment's tags
     await this.deps.prefect.updateFlowRun(flowRun.id, { ...target, tags }).catch((err) => this.deps.log.warn({ flowRunId: flowRun.id, err: err.message }, "could not rename the standby flow run"));
   }

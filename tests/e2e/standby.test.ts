@@ -1,6 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { createPrefectClient } from "../../api/prefect/client.js";
 import { FlowLeases } from "../../api/runs/flowLeases.js";
+import { isStandbyTag, standbyTags } from "../../api/runs/standbyFlowRuns.js";
 import { call, eventually, helloWorld, midStructure, stackControl, submitRun, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
 
@@ -87,6 +89,30 @@ describe("standby flow runs (the next stage's flow run starts while the current 
     await stackControl("restart", "prefect-worker-1");
     expect((await waitForRun(runId)).status).toBe("completed");
     await eventually("the dead standby to be marked Crashed", async () => (await prefect().readFlowRun(waiting!.id)).stateType === "CRASHED", 60_000);
+  });
+
+  it("names a stage's flow run that kept its waiting name (the gateway stopped before the rename), so a rerun after a pause runs the stage instead of waiting", async () => {
+    const runId = await submit(`standby-unnamed ${Date.now()} [mock:delay=700]`);
+    const run = await waitForRun(runId, { until: midStructure });
+    const flowRunId = run.stages.at(-1).flowRunId as string;
+    // What the gateway leaves when it stops between recording the stage and renaming its flow run.
+    await prefect().updateFlowRun(flowRunId, { name: `${runId.slice(0, 8)}-standby`, tags: standbyTags(runId), parameters: { runId, stageId: "", attempt: 0, steps: [], standby: true } });
+    const named = await eventually("the driver to name it as the stage's", async () => {
+      const flowRun = await prefect().readFlowRun(flowRunId);
+      return flowRun.name === `${runId.slice(0, 8)}-structure-a1` ? flowRun : undefined;
+    }, 30_000);
+    expect(named.tags).toEqual(expect.arrayContaining([`book:${runId}`, "stage:structure"]));
+    expect(named.tags.filter(isStandbyTag)).toEqual([]);
+    const { data } = await createPrefectClient(inject("prefectApiUrl")).GET("/flow_runs/{id}", { params: { path: { id: flowRunId } } });
+    expect(data?.parameters).toMatchObject({ runId, stageId: "structure", attempt: 1 });
+    expect(data?.parameters).not.toHaveProperty("standby");
+    // A pause ends the flow process; the resume reruns the flow run with its parameters in Prefect.
+    expect((await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" })).status).toBe(200);
+    await waitForRun(runId, { until: (r) => r.status === "paused" });
+    expect((await call(`/orchestrator/runs/${runId}/resume`, { method: "POST" })).status).toBe(200);
+    const done = await waitForRun(runId, { timeoutMs: 90_000 });
+    expect(done.status).toBe("completed");
+    expect(done.stages.map((s: any) => [s.stageId, s.attempt])).toEqual([["idea_intake", 1], ["structure", 1], ["title", 1]]);
   });
 
   it("gives no stage to a spare whose worker was just stopped: a waiting flow process says so as it ends", async () => {
