@@ -43,7 +43,7 @@ const wakeWorkers = () => void redis.publish(flowRunsReadyChannel(settings.redis
 const prefectClient = createPrefectClient(settings.prefect.apiUrl);
 const prefect = new PrefectRuns(prefectClient, settings.prefect.deployment, wakeWorkers);
 const prefectDatabase = sharedCheck(() => prefect.ready(), 5000);
-const poolWorkers = new PrefectWorkers(prefectClient, () => prefect.workPoolName());
+const poolWorkers = new PrefectWorkers(prefectClient, () => prefect.workPoolName(), () => prefect.workQueueName());
 const prefectWorkers = sharedCheck(() => poolWorkers.check(), 5000);
 const prefectReady = async () => {
   await prefect.health();
@@ -66,7 +66,7 @@ const leases = new FlowLeases(redis, settings.redis.queuePrefix, settings.prefec
 // Each stage starts the book's next flow run ahead, so the next stage does not wait for a flow process to start.
 // Spares wait for any book's stage (a first stage, say) the same way.
 const standby = settings.prefect.standbyFlowRuns ? new StandbyFlowRuns(redis, settings.redis.queuePrefix) : undefined;
-const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log, spares: settings.prefect.spareFlowRuns, waitingAllowed: () => poolWorkers.allowsWaitingFlowRuns() });
+const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log, spares: settings.prefect.spareFlowRuns, occupancy: () => poolWorkers.occupancy() });
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, handOver });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);

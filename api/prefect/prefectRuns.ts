@@ -56,7 +56,7 @@ const toFlowRun = (r: PrefectSchemas["FlowRun"]): FlowRunView => ({
  * one Prefect endpoint, answers are plain views, and errors come from the one unwrap.
  */
 export class PrefectRuns {
-  private deploymentCache?: { id: string; workPool: string; at: number };
+  private deploymentCache?: { id: string; workPool: string; workQueue: string | null; at: number };
 
   /**
    * @param flowRunReady called (not awaited) when a flow run awaits a worker: a new one, or a resumed
@@ -89,15 +89,20 @@ export class PrefectRuns {
     return workPool;
   }
 
+  /** The work queue of the pool the deployment's flow runs go to (a queue may have a concurrency limit of its own). */
+  async workQueueName(): Promise<string | null> {
+    return (await this.deployment()).workQueue;
+  }
+
   /** Read again after 15 s: an operator may delete its work pool, or deploy it anew. */
-  private async deployment(): Promise<{ id: string; workPool: string }> {
+  private async deployment(): Promise<{ id: string; workPool: string; workQueue: string | null }> {
     if (this.deploymentCache && Date.now() - this.deploymentCache.at < 15_000) return this.deploymentCache;
     const [flowName, name] = this.deploymentName.split("/") as [string, string];
     const deployment = await unwrap(
       `read deployment ${this.deploymentName}`,
       () => this.client.GET("/deployments/name/{flow_name}/{deployment_name}", { params: { path: { flow_name: flowName, deployment_name: name } } }),
     );
-    this.deploymentCache = { id: String(deployment.id), workPool: String(deployment.work_pool_name ?? ""), at: Date.now() };
+    this.deploymentCache = { id: String(deployment.id), workPool: String(deployment.work_pool_name ?? ""), workQueue: deployment.work_queue_name ?? null, at: Date.now() };
     return this.deploymentCache;
   }
 

@@ -1,4 +1,5 @@
-import type { PrefectClient } from "./client.js";
+import type { PoolOccupancy } from "../runs/waitingFlowRunRule.js";
+import type { PrefectClient, PrefectSchemas } from "./client.js";
 import { unwrap } from "./unwrap.js";
 
 /** Prefect's own rule (its foreman service): a worker is offline after this many heartbeat intervals without one. */
@@ -10,6 +11,9 @@ const POOL_READ_MS = 10_000;
 export interface WorkPoolHold {
   paused: boolean;
   concurrencyLimit: number | null;
+  /** The deployment's work queue's own pause and limit. */
+  queuePaused: boolean;
+  queueLimit: number | null;
 }
 
 /**
@@ -20,18 +24,21 @@ export class PrefectWorkers {
   constructor(
     private readonly client: PrefectClient,
     private readonly workPoolName: () => Promise<string>,
+    private readonly workQueueName: () => Promise<string | null> = async () => null,
     private readonly now = () => Date.now(),
   ) {}
 
   private poolRead?: { at: number; hold: Promise<WorkPoolHold> };
 
-  /** The pool's pause and concurrency limit, read at most every 10 s. */
+  /** The pool's pause and concurrency limits (its own, its work queue's), read at most every 10 s. */
   pool(): Promise<WorkPoolHold> {
     if (this.poolRead && this.now() - this.poolRead.at < POOL_READ_MS) return this.poolRead.hold;
     const hold = (async () => {
       const name = await this.workPoolName();
+      const queue = await this.workQueueName();
       const pool = await unwrap(`read work pool ${name}`, () => this.client.GET("/work_pools/{name}", { params: { path: { name } } }));
-      return { paused: Boolean(pool.is_paused), concurrencyLimit: pool.concurrency_limit ?? null };
+      const workQueue = queue ? await unwrap(`read work queue ${queue}`, () => this.client.GET("/work_pools/{work_pool_name}/queues/{name}", { params: { path: { work_pool_name: name, name: queue } } })) : null;
+      return { paused: Boolean(pool.is_paused), concurrencyLimit: pool.concurrency_limit ?? null, queuePaused: Boolean(workQueue?.is_paused), queueLimit: workQueue?.concurrency_limit ?? null };
     })();
     this.poolRead = { at: this.now(), hold };
     hold.catch(() => (this.poolRead = undefined));
@@ -39,13 +46,31 @@ export class PrefectWorkers {
   }
 
   /**
-   * Whether flow runs may wait ahead for stages (standbys, spares). Not under a concurrency limit: a
-   * waiting flow run holds one of its slots, and a stage's own flow run would queue behind it until it
-   * gave up (10 minutes). Not while the pool is paused: they would only wait for nothing.
+   * How full the pool is against the tighter of its limit and its work queue's (see
+   * runs/waitingFlowRunRule.ts). Flow runs are counted only when there is a limit.
    */
-  async allowsWaitingFlowRuns(): Promise<boolean> {
-    const { paused, concurrencyLimit } = await this.pool();
-    return !paused && concurrencyLimit === null;
+  async occupancy(): Promise<PoolOccupancy> {
+    const hold = await this.pool();
+    const { concurrencyLimit, queueLimit } = hold;
+    const paused = hold.paused || hold.queuePaused;
+    const pool = await this.workPoolName();
+    const queue = await this.workQueueName();
+    const limits: { limit: number; where: Omit<PrefectSchemas["Body_count_flow_runs_flow_runs_count_post"], "flow_runs"> }[] = [
+      ...(concurrencyLimit !== null ? [{ limit: concurrencyLimit, where: { work_pools: { name: { any_: [pool] } } } }] : []),
+      ...(queueLimit !== null && queue ? [{ limit: queueLimit, where: { work_pools: { name: { any_: [pool] } }, work_pool_queues: { name: { any_: [queue] } } } }] : []),
+    ];
+    let tightest: PoolOccupancy = { paused, limit: null, busy: 0, queued: 0 };
+    for (const { limit, where } of limits) {
+      const busy = await this.countFlowRuns({ ...where, flow_runs: { state: { type: { any_: ["RUNNING", "PENDING"] } } } });
+      if (tightest.limit !== null && limit - busy >= tightest.limit - tightest.busy) continue;
+      const due = { state: { type: { any_: ["SCHEDULED" as const] } }, next_scheduled_start_time: { before_: new Date(this.now()).toISOString() } };
+      tightest = { paused, limit, busy, queued: await this.countFlowRuns({ ...where, flow_runs: due }) };
+    }
+    return tightest;
+  }
+
+  private async countFlowRuns(body: PrefectSchemas["Body_count_flow_runs_flow_runs_count_post"]): Promise<number> {
+    return unwrap("count flow runs", () => this.client.POST("/flow_runs/count", { body }));
   }
 
   /** Names of the workers whose last heartbeat is recent enough. */
@@ -60,6 +85,8 @@ export class PrefectWorkers {
   /** Throws, naming the pool, when no worker polls it, or when it is paused in Prefect. */
   async check(): Promise<void> {
     if ((await this.live()).length === 0) throw new Error(`no Prefect worker has polled work pool ${await this.workPoolName()} lately; flow runs wait until one does`);
-    if ((await this.pool()).paused) throw new Error(`work pool ${await this.workPoolName()} is paused in Prefect; flow runs wait until it is resumed`);
+    const { paused, queuePaused } = await this.pool();
+    if (paused) throw new Error(`work pool ${await this.workPoolName()} is paused in Prefect; flow runs wait until it is resumed`);
+    if (queuePaused) throw new Error(`work queue ${await this.workQueueName()} of pool ${await this.workPoolName()} is paused in Prefect; flow runs wait until it is resumed`);
   }
 }

@@ -4,6 +4,7 @@ import { PrefectNotFound } from "../prefect/unwrap.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";
+import { mayStartWaiting, mustEndIdleWaiting, type PoolOccupancy } from "./waitingFlowRunRule.js";
 
 /** A stage's flow run as the launcher would create it: its name, parameters and tags in Prefect. */
 export interface StageFlowRun {
@@ -19,8 +20,8 @@ export interface StandbyHandOverDeps {
   log: Logger;
   /** How many spares (waiting flow runs for any book) to keep; 0: none. */
   spares: number;
-  /** False while flow runs must not wait ahead (the work pool has a concurrency limit, or is paused). */
-  waitingAllowed?: () => Promise<boolean>;
+  /** How full the work pool is (its pause, its concurrency limits): waiting flow runs hold its slots. */
+  occupancy?: () => Promise<PoolOccupancy>;
 }
 
 /**
@@ -112,12 +113,14 @@ export class StandbyHandOver {
    * Housekeeping, every few seconds: a waiting flow run whose process died (killed with its worker) would
    * stay Running in Prefect forever, since no stage follows it: it is marked Crashed. Spares that ended or
    * were claimed leave the line. The line is not topped up here but when a stage looks for a spare, so
-   * an idle installation does not start a new spare every time the last one gives up waiting.
+   * an idle installation does not start a new spare every time the last one gives up waiting. In a work
+   * pool whose limit is reached while a flow run waits for a slot (or paused), the idle ones end.
    */
   async sweep(): Promise<void> {
     const { prefect, leases, standby, log } = this.deps;
+    const waitingOnes = await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"]);
     if (leases) {
-      for (const flowRun of await prefect.flowRunsTagged([STANDBY_TAG], ["RUNNING"])) {
+      for (const flowRun of waitingOnes) {
         const gone = await leases.gone(flowRun.id, flowRun.stateTimestamp);
         if (!gone) continue;
         // Stopped is what every waiting flow run says when its worker or the stack stops: expected, not alarming.
@@ -126,11 +129,14 @@ export class StandbyHandOver {
         await prefect.markCrashed(flowRun.id, `the standby flow process ${why}`).catch(() => undefined);
       }
     }
-    const allowed = await this.waitingAllowed();
+    // Unreadable (Prefect away, a deployment without a pool): spares would never start, so they end too.
+    const endIdle = this.deps.occupancy ? await this.deps.occupancy().then(mustEndIdleWaiting, () => true) : false;
+    if (endIdle) {
+      log.info({ flowRuns: waitingOnes.map((f) => f.id) }, "the work pool is paused, or full with a flow run waiting for a slot; ending the idle waiting flow runs");
+      for (const flowRun of waitingOnes) await standby.dismissFlowRun(flowRun.id).catch(() => undefined); // a taken one is refused
+    }
     for (const id of await standby.spareIds()) {
-      if (!allowed) {
-        // Each holds a slot of the pool's concurrency limit that a stage's own flow run needs.
-        log.info({ flowRunId: id }, "the work pool has a concurrency limit or is paused; ending a waiting spare");
+      if (endIdle) {
         await standby.dismissFlowRun(id).catch(() => undefined);
         await standby.dropSpare(id);
       } else if (!(await this.alive(id))) await standby.dropSpare(id);
@@ -138,11 +144,12 @@ export class StandbyHandOver {
   }
 
   /**
-   * Whether flow runs may wait ahead for stages now; not while the pool cannot be read (Prefect away, or a
-   * deployment without a work pool, whose flow runs would never start): each stage then starts its own.
+   * Whether a flow run may start now to wait for a stage: not while the pool cannot be read (Prefect
+   * away, or a deployment without a work pool, whose flow runs would never start), nor while it would
+   * take a slot a stage needs (waitingFlowRunRule.ts); each stage then starts its own.
    */
   private async waitingAllowed(): Promise<boolean> {
-    return this.deps.waitingAllowed ? this.deps.waitingAllowed().catch(() => false) : true;
+    return this.deps.occupancy ? this.deps.occupancy().then(mayStartWaiting, () => false) : true;
   }
 
   private async topUp(): Promise<void> {

@@ -134,21 +134,62 @@ describe("standby flow runs (the next stage's flow run starts while the current 
   });
 });
 
-describe("a work pool with a concurrency limit (set by an operator in Prefect)", () => {
-  const setLimit = (limit: number | null) =>
-    fetch(`${inject("prefectApiUrl")}/work_pools/quire`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ concurrency_limit: limit }) });
+describe("a work pool or work queue with a concurrency limit (set by an operator in Prefect)", () => {
+  const patch = (path: string, body: object) =>
+    fetch(`${inject("prefectApiUrl")}${path}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const onPool = (limit: number | null) => patch("/work_pools/quire", { concurrency_limit: limit });
+  const onQueue = (limit: number | null) => patch("/work_pools/quire/queues/default", { concurrency_limit: limit });
+  /** A book's flow runs, by stage, with what Prefect says of their times. */
+  const flowRunsOf = async (run: any) => Promise.all(run.stages.map((s: any) => prefect().readFlowRun(s.flowRunId)));
 
-  it("gets no waiting flow runs, which would hold its slots: idle spares end, and a book runs each stage on a flow run of its own", async () => {
-    expect((await setLimit(2)).ok).toBe(true); // as many as the spares kept (QUIRE_SPARE_FLOW_RUNS, 2)
+  it.each([
+    ["pool", onPool],
+    ["queue", onQueue],
+  ] as const)("that the waiting flow runs fill (a limit of 2 on the %s): the idle ones make room, and a book completes", async (_where, setLimit) => {
+    // Spares are topped up when a stage looks for one (and the gateway has seen an earlier limit go: 10 s).
+    await eventually("the spares up (2: as many as the limit)", async () => {
+      await waitForRun(await submitRun({ ...helloWorld(`before-limit ${Date.now()}`), stages: ["idea_intake"] }));
+      return (await prefect().flowRunsTagged(["standby"], ["RUNNING"])).filter(isSpare).length >= 2 ? true : undefined;
+    }, 60_000);
+    expect((await setLimit(2)).ok).toBe(true);
     try {
-      // Before, a stage's flow run queued behind an idle spare in the only slot until the spare gave up (10 min).
-      await eventually("no spare left waiting", async () => ((await prefect().flowRunsTagged(["standby"], ["SCHEDULED", "PENDING", "RUNNING"])).length === 0 ? true : undefined), 30_000);
-      const runId = await submit(`pool-limit ${Date.now()}`);
+      // Before, a stage's flow run queued behind idle waiting ones in the only slots until they gave up
+      // (10 min). The gateway sees the limit within 10 s, and the idle ones end at its next sweep.
+      const runId = await submit(`limit-2 ${Date.now()}`);
       const run = await waitForRun(runId, { timeoutMs: 90_000 });
       expect(run.status).toBe("completed");
-      expect(await prefect().flowRunsTagged([`standby-for:${runId}`])).toEqual([]);
     } finally {
       expect((await setLimit(null)).ok).toBe(true);
     }
+  });
+
+  it("that leaves room (20 on the pool): each later stage still runs on a flow run started while the stage before it ran", async () => {
+    expect((await onPool(20)).ok).toBe(true);
+    try {
+      const runId = await submit(`limit-20 ${Date.now()} [mock:delay=1000]`);
+      const run = await waitForRun(runId, { timeoutMs: 90_000 });
+      expect(run.status).toBe("completed");
+      const flowRuns = await flowRunsOf(run);
+      for (let i = 1; i < flowRuns.length; i++) expect(Date.parse(flowRuns[i]!.startTime!)).toBeLessThan(Date.parse(flowRuns[i - 1]!.endTime!));
+    } finally {
+      expect((await onPool(null)).ok).toBe(true);
+    }
+  });
+
+  it.each([
+    ["work pool quire", "/work_pools/quire"],
+    ["work queue default of pool quire", "/work_pools/quire/queues/default"],
+  ])("paused (the %s): /health says which, and is well again once it is resumed", async (named, path) => {
+    expect((await patch(path, { is_paused: true })).ok).toBe(true);
+    try {
+      const health = await eventually("/health to see the pause", async () => {
+        const res = await call("/health");
+        return res.status === 503 ? res : undefined;
+      }, 30_000);
+      expect(JSON.stringify(health.body)).toContain(`${named} is paused in Prefect`);
+    } finally {
+      expect((await patch(path, { is_paused: false })).ok).toBe(true);
+    }
+    await eventually("/health well again", async () => (await call("/health")).status === 200, 30_000);
   });
 });
