@@ -93,6 +93,8 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.currentStage.stageId }] };
         case "failed":
           if (!f.currentStage) return refuse("the run failed before any stage started; submit it again");
+          // Failed at a boundary: the next stage's guard refused (auto mode). Going on needs it to pass now.
+          if (atBoundary(f)) return goOn(f, "run.resumed", `; roll back to ${f.currentStage.stageId} to run it again`);
           return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "startStage", stageId: f.currentStage.stageId }] };
         default:
           return refuse(`cannot resume a run that is ${f.status}`);
@@ -148,9 +150,9 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
 }
 
 /** From a stage boundary: start the next stage if its guard passes, or finish when there is none. */
-function goOn(f: RunFacts, event: "run.resumed"): Decision {
+function goOn(f: RunFacts, event: "run.resumed", whatToDo = ""): Decision {
   if (!f.next) return refuse("there is no next stage; the run is about to complete");
-  if (!f.next.guard.ok) return refuse(`cannot start ${f.next.stageId}: ${f.next.guard.reason}`);
+  if (!f.next.guard.ok) return refuse(`cannot start ${f.next.stageId}: ${f.next.guard.reason}${whatToDo}`);
   return { ok: true, status: "running", event, effects: [{ type: "releaseHold" }, { type: "startStage", stageId: f.next.stageId }] };
 }
 

@@ -80,6 +80,15 @@ describe("resume", () => {
       effects: [{ type: "startStage", stageId: "structure" }],
     });
   });
+  it("refuses to resume a run that failed on the next stage's guard while it still fails (it would only fail again), saying what helps", () => {
+    const failedAtBoundary = { status: "failed" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "completed" as const } };
+    expect(decide(facts({ ...failedAtBoundary, next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "resume" })).toEqual({
+      ok: false,
+      reason: "cannot start title: structure is not final; roll back to structure to run it again",
+    });
+    // Once the guard passes (an earlier rollback's new attempt completed final), resume goes on to the next stage.
+    expect(decide(facts(failedAtBoundary), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: "title" }] });
+  });
   it("starts a stage whose flow run ended while paused again, but not one whose flow run finished it (the driver records its end)", () => {
     const paused = { status: "paused" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "running" as const } };
     expect(decide(facts(paused), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: expect.arrayContaining([{ type: "startStage", stageId: "structure" }]) });
