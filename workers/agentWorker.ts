@@ -5,7 +5,7 @@ import { cancelChannel } from "../api/runs/runCancellations.js";
 import { stepQueueName } from "./queueNames.js";
 import { StepJobData, type StepJobResult } from "./stepJob.js";
 import { StepClaims } from "./stepClaims.js";
-import { JobLockLost, PermanentStepError, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
+import { JobLockLost, PermanentStepError, RunCancelled, runStep, StepDeadlinePassed, type StepRunnerDeps } from "./stepRunner.js";
 
 export const AGENT_WORKER_NAME = "quire-agent";
 
@@ -51,7 +51,7 @@ export class AgentWorker {
 
   start(): void {
     this.cancelSubscriber.on("message", (_channel: string, runId: string) => {
-      for (const controller of this.inFlight.get(runId) ?? []) controller.abort(new Error(`run ${runId} was cancelled`));
+      for (const controller of this.inFlight.get(runId) ?? []) controller.abort(new RunCancelled(runId));
     });
     void this.cancelSubscriber.subscribe(cancelChannel(this.opts.queuePrefix));
     for (const provider of this.deps.providers.names()) {

@@ -56,6 +56,13 @@ export class JobLockLost extends Error {
   }
 }
 
+/** The step's run was cancelled while its call was under way: the call is aborted. */
+export class RunCancelled extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} was cancelled; the call was aborted`);
+  }
+}
+
 /** A step of a run in one of these is not worth a provider call. */
 const stoppedStatuses = new Set(["completed", "failed", "cancelling", "cancelled"]);
 
@@ -157,13 +164,17 @@ async function askProvider(job: StepJobData, jobId: string, deps: StepRunnerDeps
         const lockLost = signal?.reason instanceof JobLockLost;
         const message = redactSecrets((timedOut || lockLost ? signal.reason : (err as Error)).message, secrets);
         const permanent = err instanceof PermanentProviderError;
-        const cancelled = signal?.aborted && !timedOut && !lockLost;
-        await store.recordAudit({ ...exchange, response: null, outcome: "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - callStarted, finishReason: null });
+        const cancelled = signal?.reason instanceof RunCancelled;
+        // A cancel's aborted call is no failure of the step: abandoned, as a late answer to a cancelled run is.
+        await store.recordAudit({ ...exchange, response: null, outcome: cancelled ? "abandoned" : "error", error: message, inputTokens: null, outputTokens: null, latencyMs: performance.now() - callStarted, finishReason: null });
         // Not this worker's step any more: the worker that took the job reports on it.
         if (lockLost) throw new Error(message);
-        const willRetry = !permanent && !cancelled && job.try <= job.retries;
-        await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
-        if (permanent || cancelled) throw new PermanentStepError(message);
+        // Aborted by BullMQ (its job cancelled) or by a cancel: no retry.
+        const stopped = Boolean(signal?.aborted) && !timedOut && !lockLost;
+        const willRetry = !permanent && !stopped && job.try <= job.retries;
+        if (cancelled) await stepEvent("step.cancelled", "cancelled", { error: message });
+        else await stepEvent(willRetry ? "step.retrying" : "step.failed", willRetry ? "retrying" : "failed", { error: message });
+        if (permanent || stopped) throw new PermanentStepError(message);
         throw new Error(message);
       }
       const parsed = parseOutput(job.output, response.text);

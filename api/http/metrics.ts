@@ -22,7 +22,7 @@ export class GatewayMetrics {
   });
   /** Open SSE streams; a stream whose client left is removed at once. */
   readonly streamClients = new Gauge({ name: "quire_event_stream_clients", help: "Open Server-Sent Events streams", registers: [this.registry] });
-  private readonly stepFailures = new Counter({ name: "quire_step_failures_total", help: "Step tries that failed (step.failed or step.retrying): a provider error, a cancel, an answer that fails its schema, a store failure", labelNames: ["provider"], registers: [this.registry] });
+  private readonly stepFailures = new Counter({ name: "quire_step_failures_total", help: "Step tries that failed (step.failed or step.retrying): a provider error, an answer that fails its schema, a store failure", labelNames: ["provider"], registers: [this.registry] });
 
   constructor(private readonly store: Store) {
     const countRuns = () => store.countRunsByStatus();

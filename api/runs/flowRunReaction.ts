@@ -43,7 +43,7 @@ export type FlowRunEffect =
   | { type: "markStage"; status: StageRunStatus; started?: true; ended?: true }
   | { type: "releaseHold" }
   /** The run's status, only if it is still in `from`, with the event if given. */
-  | { type: "setRun"; from: RunStatus[]; status: RunStatus; event?: "run.resumed" | "run.paused"; data?: Record<string, unknown>; reason?: string }
+  | { type: "setRun"; from: RunStatus[]; status: RunStatus; event?: "run.resumed" | "run.paused" | "run.cancelling"; data?: Record<string, unknown>; reason?: string }
   | { type: "suspendFlowRun" } // with the pause key of the book's hold, if the hold is still there
   | { type: "announceCancel" } // agent workers abort the book's provider calls
   | { type: "cancelFlowRun" } // a cancel cut short before it reached Prefect, asked again
@@ -80,7 +80,7 @@ export function reactToFlowRun(f: FlowRunFacts): FlowRunEffect[] {
     case "CANCELLING":
       if (f.runStatus !== "running" && f.runStatus !== "pausing" && f.runStatus !== "paused") return [];
       // Not the gateway's cancel (that makes the run cancelling first): an operator's, in Prefect.
-      return [{ type: "announceCancel" }, { type: "setRun", from: [f.runStatus], status: "cancelling", reason: CANCELLED_IN_PREFECT }];
+      return [{ type: "announceCancel" }, { type: "setRun", from: [f.runStatus], status: "cancelling", event: "run.cancelling", data: { by: "prefect", from: f.runStatus }, reason: CANCELLED_IN_PREFECT }];
     case "COMPLETED":
       if (f.runStatus !== "cancelling" && f.stepsMissing.length) return markedCompletedWithoutOutputs(f);
       return [{ type: "completeStage", endedAt: "flowRun" }];

@@ -213,7 +213,10 @@ export class RunAdvancer {
 
   private async finish(run: RunRecord, status: "completed" | "failed" | "cancelled", error: string | null, data: Record<string, unknown> = {}): Promise<boolean> {
     const from = drivenStatuses.filter((s) => s !== status);
-    const changed = await this.transition(run, from, { status, error, completedAt: new Date().toISOString() }, `run.${status}`, { data: { ...data, ...(error ? { reason: error } : {}) } });
+    // A pause or cancel asked for during the book's last step, which finished first: said, not lost. (The
+    // flow may have suspended itself for the pause after that step, and the run been paused meanwhile.)
+    const dropped = status !== "completed" ? {} : run.status === "cancelling" ? { dropped: "cancel" } : run.status === "pausing" || run.status === "paused" ? { dropped: "pause" } : {};
+    const changed = await this.transition(run, from, { status, error, completedAt: new Date().toISOString() }, `run.${status}`, { data: { ...data, ...dropped, ...(error ? { reason: error } : {}) } });
     if (changed) this.deps.log.info({ runId: run.id, status, error }, "run finished");
     await this.deps.standby?.dismiss(run.id).catch(() => undefined);
     return changed;

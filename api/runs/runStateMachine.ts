@@ -36,7 +36,7 @@ export type RunEffect =
   | { type: "startStage"; stageId: string }; // its next attempt is recorded with the status (runControl.ts); its steps reuse accepted outputs, which a rollback supersedes first (rollBackTo)
 
 /** The event that reports the command; written with the new status, in one transaction. */
-export type RunCommandEvent = "run.paused" | "run.resumed" | "run.cancelled" | "run.rolled_back";
+export type RunCommandEvent = "run.pausing" | "run.paused" | "run.resumed" | "run.cancelling" | "run.cancelled" | "run.rolled_back";
 
 export type Decision =
   | {
@@ -73,7 +73,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return { ok: true, status: "paused", event: "run.paused", effects: [] };
         case "running":
           if (!f.flowRunActive) return { ok: true, status: "paused", event: "run.paused", effects: [] };
-          return { ok: true, status: "pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] };
+          return { ok: true, status: "pausing", event: "run.pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] };
         default:
           return refuse(`cannot pause a run that is ${f.status}`);
       }
@@ -107,7 +107,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
         case "cancelling":
           return refuse(`cannot cancel a run that is ${f.status}`);
         default:
-          if (f.flowRunActive) return { ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
+          if (f.flowRunActive) return { ok: true, status: "cancelling", event: "run.cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
           return { ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] };
       }
 

@@ -33,6 +33,20 @@ describe("pause and resume", () => {
     expect((await auditOf(runId)).filter((a) => a.outcome === "accepted")).toHaveLength(8); // one provider call per step
     const types = (await events(runId)).map((e) => e.type);
     expect(types.indexOf("run.paused")).toBeLessThan(types.indexOf("run.resumed"));
+    // The stream says the pause was asked for while the step in flight finishes.
+    if (paused.body.status === "pausing") expect(types.indexOf("run.pausing")).toBeLessThan(types.indexOf("run.paused"));
+  });
+
+  it("says so when a pause asked for during the book's last step could not take effect: the book completed first", async () => {
+    const runId = await submit({ ...helloWorld(`last-step-pause ${Date.now()} [mock:delay=1500]`), stages: ["idea_intake"] });
+    await eventually("IDEA with the provider", async () => (await events(runId)).some((e) => e.type === "step.started" && e.stepId === "IDEA"));
+    const res = await call(`/orchestrator/runs/${runId}/pause`, { method: "POST" });
+    expect(res.body.status).toBe("pausing");
+    expect((await waitForRun(runId)).status).toBe("completed");
+    // The flow may suspend itself for the pause after that step: run.paused may come between.
+    const runEvents = (await events(runId)).filter((e) => e.type.startsWith("run.") && e.type !== "run.paused");
+    expect(runEvents.map((e) => e.type)).toEqual(["run.queued", "run.started", "run.pausing", "run.completed"]);
+    expect(runEvents.at(-1).data).toMatchObject({ dropped: "pause" });
   });
 
   it("takes a pause sent right after submit: paused at the first step boundary, then resumed to the end", async () => {
@@ -50,6 +64,26 @@ describe("pause and resume", () => {
 });
 
 describe("cancel", () => {
+  it("aborts the step in flight: step.cancelled (not step.failed), its call audited as abandoned, after run.cancelling", async () => {
+    const runId = await submit({ ...helloWorld(`cancel-in-flight ${Date.now()} [mock:delay=2000]`), stages: ["idea_intake", "structure"] });
+    await eventually("S1 with the provider", async () => (await events(runId)).some((e) => e.type === "step.started" && e.stepId === "S1"), 30_000);
+    const res = await call(`/orchestrator/runs/${runId}/cancel`, { method: "POST" });
+    expect(res.body.status).toBe("cancelling");
+    expect((await waitForRun(runId)).status).toBe("cancelled");
+    const all = await eventually("the aborted call reported", async () => {
+      const list = await events(runId);
+      return list.some((e) => e.type === "step.cancelled") ? list : undefined;
+    }, 15_000);
+    const types = all.map((e) => e.type);
+    expect(types.indexOf("run.cancelling")).toBeGreaterThan(types.indexOf("step.started"));
+    expect(types.indexOf("run.cancelling")).toBeLessThan(types.indexOf("run.cancelled"));
+    expect(all.find((e) => e.type === "step.cancelled")).toMatchObject({ stepId: "S1", status: "cancelled" });
+    expect(types).not.toContain("step.failed");
+    const s1 = (await auditOf(runId)).filter((a) => a.stepId === "S1");
+    expect(s1.map((a) => a.outcome)).toEqual(["abandoned"]);
+    expect(s1[0].error).toContain("cancelled");
+  });
+
   it("cancels mid-stage: Prefect reports Cancelled and no output appears after it", async () => {
     const runId = await submit({ ...helloWorld(slow("cancel")), stages: ["idea_intake", "structure"] });
     await waitForRun(runId, { until: midStructure });

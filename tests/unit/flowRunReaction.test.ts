@@ -92,7 +92,7 @@ describe("reactToFlowRun: what an operator did in the Prefect UI", () => {
     expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "running" })).at(-1)).toEqual(byPrefect);
     expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "cancelling" })).at(-1)).toEqual({ type: "finish", status: "cancelled", by: "gateway" });
     // Cancelling seen on a running run: only Prefect's cancel does that; the run keeps it as its reason.
-    expect(reactToFlowRun(facts({ state: "CANCELLING", runStatus: "running" })).at(-1)).toEqual({ type: "setRun", from: ["running"], status: "cancelling", reason: CANCELLED_IN_PREFECT });
+    expect(reactToFlowRun(facts({ state: "CANCELLING", runStatus: "running" })).at(-1)).toEqual({ type: "setRun", from: ["running"], status: "cancelling", event: "run.cancelling", data: { by: "prefect", from: "running" }, reason: CANCELLED_IN_PREFECT });
     expect(reactToFlowRun(facts({ state: "CANCELLED", runStatus: "cancelling", cancelledInPrefect: true })).at(-1)).toEqual(byPrefect);
     // The flow run of a cancel made in Prefect may end Crashed or Failed instead (its process died first).
     for (const state of ["CRASHED", "FAILED"] as const) {

@@ -44,7 +44,7 @@ describe("decide: every command in every status", () => {
 
 describe("pause", () => {
   it("asks the flow to hold and Prefect to suspend when a stage runs", () => {
-    expect(decide(facts(), { type: "pause" })).toEqual({ ok: true, status: "pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] });
+    expect(decide(facts(), { type: "pause" })).toEqual({ ok: true, status: "pausing", event: "run.pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] });
   });
   it("pauses at once between stages (no flow run live)", () => {
     expect(decide(facts({ flowRunActive: false }), { type: "pause" })).toMatchObject({ ok: true, status: "paused" });
@@ -101,7 +101,7 @@ describe("resume", () => {
 
 describe("cancel", () => {
   it("cancels the live flow run and waits for Prefect", () => {
-    expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
+    expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", event: "run.cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
   });
   it("cancels at once when nothing runs, ending a stage run no flow run will report on", () => {
     expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] });
