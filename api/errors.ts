@@ -8,6 +8,7 @@ export type ErrorCode =
   | "not_found"
   | "conflict"
   | "payload_too_large"
+  | "unsupported_media_type"
   | "unavailable"
   | "prefect_refused"
   | "invalid_config";
@@ -40,6 +41,10 @@ export class Conflict extends QuireError {
 export class PayloadTooLarge extends QuireError {
   readonly code = "payload_too_large";
   readonly httpStatus = 413;
+}
+export class UnsupportedMediaType extends QuireError {
+  readonly code = "unsupported_media_type";
+  readonly httpStatus = 415;
 }
 /** A dependency (Prefect, Redis, the store) is down or answered in a way we cannot use. */
 export class Unavailable extends QuireError {

@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { StageGraph } from "../config/stageGraph.js";
-import { Unauthorized } from "../errors.js";
+import { Unauthorized, UnsupportedMediaType } from "../errors.js";
 import { providerAndModel } from "../runs/stagePlan.js";
 import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
 import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
@@ -45,6 +45,7 @@ export function createApp(deps: AppDeps) {
     res.type("html").send(dashboardHtml);
   });
   if (deps.apiKey) app.use(bearerAuth(deps.apiKey));
+  app.use(jsonBodiesOnly);
 
   app.get("/stages/defaults", (_req, res) => {
     res.json({
@@ -67,6 +68,14 @@ export function createApp(deps: AppDeps) {
   app.use(errorMiddleware(deps.log));
   return app;
 }
+
+/** A body in another type would be skipped by the JSON parser and read as none ("idea: expected object"). */
+const jsonBodiesOnly: RequestHandler = (req, _res, next) => {
+  const length = req.header("content-length");
+  const hasBody = req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0");
+  if (!hasBody || req.is(["application/json", "+json"])) return next();
+  next(new UnsupportedMediaType(`the request body must be JSON (content-type: application/json), not ${req.header("content-type") ?? "untyped"}`));
+};
 
 function bearerAuth(apiKey: string): RequestHandler {
   // Compared as digests in constant time: how long a refusal takes says nothing about the key.

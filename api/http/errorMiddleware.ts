@@ -20,7 +20,10 @@ function toQuireError(err: unknown): QuireError | undefined {
   if (err instanceof QuireError) return err;
   const e = err as { type?: string; status?: number; message?: string; limit?: number; code?: unknown };
   if (e?.type === "entity.too.large") return new PayloadTooLarge(`request body is over the limit of ${e.limit} bytes`);
-  if (e?.type === "entity.parse.failed") return new InvalidInput(`request body is not valid JSON: ${e.message}`);
+  if (e?.type === "entity.parse.failed") {
+    const message = `request body is not a JSON object or array: ${e.message}`;
+    return new InvalidInput(message, { issues: [{ path: "(body)", message }] });
+  }
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
   // Postgres refuses a NUL character (\u0000) in text, which only a client's input can carry.
   if (e?.code === "22021" || e?.code === "22P05") {

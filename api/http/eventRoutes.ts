@@ -3,7 +3,7 @@ import type { EventHub } from "../events/eventNotifier.js";
 import type { RunService } from "../runs/runService.js";
 import type { Store } from "../store/store.js";
 import { lastEventId, openSseStream, type SseStreamOptions } from "./sseStream.js";
-import { z } from "zod";
+import { EventsQuery, RunEventsQuery } from "./schemas.js";
 import { validate } from "./validate.js";
 
 export interface EventRoutesDeps {
@@ -15,7 +15,6 @@ export interface EventRoutesDeps {
 }
 
 const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("text/event-stream"));
-const CategoryQuery = z.object({ category: z.string().optional(), lastEventId: z.string().optional() });
 
 /**
  * Progress events. Every event is in the store before it is sent, so a client that reconnects with
@@ -30,6 +29,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
   };
 
   router.get("/orchestrator/runs/:id/events", async (req, res) => {
+    validate(RunEventsQuery, req.query, "query");
     const run = await runs.get(req.params.id);
     if (!wantsStream(req.header("accept"))) {
       res.json({ runId: run.id, events: await store.listEvents(run.id, lastEventId(req) ?? 0) });
@@ -48,7 +48,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
   });
 
   router.get("/events", async (req, res) => {
-    const { category } = validate(CategoryQuery, req.query, "query");
+    const { category } = validate(EventsQuery, req.query, "query");
     if (!wantsStream(req.header("accept"))) {
       res.json({ events: await store.listEventsAfter(lastEventId(req) ?? 0, { category, limit: 1000 }) });
       return;

@@ -6,7 +6,7 @@ import { ErrorBody, GlobalAuditQuery, RollbackBody, RunAccepted, RunListQuery, R
 export function buildOpenApiDocument(serverUrl: string) {
   const registry = new OpenAPIRegistry();
   const errors = Object.fromEntries(
-    ([[400, "invalid input (zod issues with paths)"], [401, "missing or wrong bearer token"], [404, "unknown run or stage"], [409, "not allowed now"], [413, "body over the limit"], [502, "Prefect refused the gateway's request (prefect_refused)"], [503, "a dependency is down"]] as const).map(
+    ([[400, "invalid input (zod issues with paths)"], [401, "missing or wrong bearer token"], [404, "unknown run or stage"], [409, "not allowed now"], [413, "body over the limit"], [415, "a body that is not JSON"], [502, "Prefect refused the gateway's request (prefect_refused)"], [503, "a dependency is down"]] as const).map(
       ([code, description]) => [code, { description, content: { "application/json": { schema: ErrorBody } } }],
     ),
   );

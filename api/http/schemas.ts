@@ -7,6 +7,8 @@ extendZodWithOpenApi(z);
 
 /** Request bodies and query strings of the HTTP contract; the OpenAPI document is generated from them. */
 
+const Category = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "category is lower-case letters, digits and dashes");
+
 const StageOverride = z.strictObject({
   provider: ProviderName.optional(),
   model: z.string().trim().min(1).max(200).optional(),
@@ -20,7 +22,7 @@ export const RunSubmission = z
       premise: z.string().trim().min(1, "premise must not be empty").max(5000),
       title: z.string().trim().min(1).max(300).optional(),
       audience: z.string().trim().min(1).max(500).optional(),
-      category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "category is lower-case letters, digits and dashes").optional(),
+      category: Category.optional(),
     }),
     stages: z.array(z.string()).min(1).optional().openapi({ description: "Stage ids to run, in graph order; default all." }),
     provider: ProviderName.optional(),
@@ -33,7 +35,7 @@ export type RunSubmission = z.infer<typeof RunSubmission>;
 
 export const RunListQuery = z.strictObject({
   status: z.enum(runStatuses).optional(),
-  category: z.string().optional(),
+  category: Category.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().optional(),
 });
@@ -58,10 +60,14 @@ export const AuditQuery = z.strictObject({
   stageId: z.string().optional(),
   stepId: z.string().optional(),
   provider: ProviderName.optional(),
-  from: z.iso.datetime().optional(),
-  to: z.iso.datetime().optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** The next page: entries after this id (the answer's `nextAfterId` when a page was full). */
   afterId: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export const GlobalAuditQuery = AuditQuery.extend({ runId: z.string().optional() });
+
+/** A resume point (sseStream.ts reads it, with the Last-Event-ID header); strict, so a misspelt one is refused, not read as "from the start". */
+export const RunEventsQuery = z.strictObject({ lastEventId: z.string().optional() });
+export const EventsQuery = RunEventsQuery.extend({ category: Category.optional() });

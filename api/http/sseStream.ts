@@ -97,7 +97,7 @@ export function lastEventId(req: Request): number | undefined {
   const query = req.query.lastEventId;
   const [where, raw] = header !== undefined ? ["Last-Event-ID", header] : ["lastEventId", query];
   if (raw === undefined) return undefined;
-  if (typeof raw !== "string" || !/^\d{1,15}$/.test(raw.trim())) {
+  if (typeof raw !== "string" || !/^\d{1,16}$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw.trim()))) {
     throw new InvalidInput(`${where} must be an event id (a whole number), not ${JSON.stringify(raw)}`, { issues: [{ path: where, message: "not a whole number" }] });
   }
   return Number(raw.trim());

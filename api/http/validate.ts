@@ -5,6 +5,10 @@ import { InvalidInput } from "../errors.js";
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: "body" | "query"): z.infer<S> {
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message }));
+  const at = (path: PropertyKey[]) => path.map(String).join(".") || "(root)";
+  // An unknown key is named where it is (idea.subtitle), not at the object that holds it.
+  const issues = parsed.error.issues.flatMap((i) =>
+    i.code === "unrecognized_keys" ? i.keys.map((key) => ({ path: at([...i.path, key]), message: `unknown field "${key}"` })) : [{ path: at(i.path), message: i.message }],
+  );
   throw new InvalidInput(`invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, { issues });
 }

@@ -29,7 +29,10 @@ export class RunService {
 
   async submit(body: RunSubmission): Promise<{ run: RunRecord; created: boolean }> {
     const stages = body.stages ?? this.graph.stages.map((s) => s.id);
-    refuseIssues(stageListIssues(this.graph, stages, Object.keys(body.overrides?.stages ?? {})));
+    const overridden = Object.keys(body.overrides?.stages ?? {});
+    refuseIssues(stageListIssues(this.graph, stages, overridden));
+    // An override of a stage the run does not run would be silently unused: a typo, or the wrong list.
+    refuseIssues(overridden.filter((id) => !stages.includes(id)).map((id) => ({ path: `overrides.stages.${id}`, message: `stage "${id}" is not part of this run (stages: ${stages.join(", ")})` })));
 
     const request: RunRequest = { idea: body.idea, stages, mode: body.mode, ...(body.provider && { provider: body.provider }), ...(body.overrides && { overrides: body.overrides }) };
     const blocked = unreachableGuard(this.graph, stages);
@@ -38,7 +41,7 @@ export class RunService {
       const state = await this.availability(provider);
       if (!state.available) {
         throw new InvalidInput(`provider "${provider}" needs ${state.missing}; see docs/credentials.md`, {
-          issues: [{ path: "provider", message: `${state.missing} is not set` }],
+          issues: [{ path: whereProviderChosen(body, provider), message: `${state.missing} is not set` }],
         });
       }
     }
@@ -67,4 +70,11 @@ export class RunService {
 /** A client's mistakes, all at once, as one 400 whose details list each with its path. */
 function refuseIssues(issues: Issue[]): void {
   if (issues.length) throw new InvalidInput(issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
+}
+
+/** Where the request chose the provider (the deepest override first); "provider" when it is a default. */
+function whereProviderChosen(body: RunSubmission, provider: string): string {
+  const stage = Object.entries(body.overrides?.stages ?? {}).find(([, o]) => o.provider === provider);
+  if (stage) return `overrides.stages.${stage[0]}.provider`;
+  return body.overrides?.provider === provider ? "overrides.provider" : "provider";
 }

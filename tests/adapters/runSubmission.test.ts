@@ -26,6 +26,9 @@ describe("submitting a run that needs a provider's credentials", () => {
     expect(err.message).toContain("quire-openai-api-key");
     const stageOnly = await runs.submit({ idea: { premise: "p" }, mode: "auto", overrides: { stages: { writing: { provider: "gemini" } } } }).catch((e) => e);
     expect(stageOnly.message).toContain("GEMINI_API_KEY");
+    // The issue names where the request chose the provider.
+    expect(err.details.issues.map((i: { path: string }) => i.path)).toEqual(["provider"]);
+    expect(stageOnly.details.issues.map((i: { path: string }) => i.path)).toEqual(["overrides.stages.writing.provider"]);
     expect(await store.listRuns({ limit: 10 })).toHaveLength(0);
     await store.close();
   });

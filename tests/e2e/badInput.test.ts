@@ -20,7 +20,9 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     ["stages out of the graph's order", { ...helloWorld(), stages: ["idea_intake", "title", "structure"] }, 400, "stages"],
     ["an unknown provider", { ...helloWorld(), provider: "llama" }, 400, "provider"],
     ["a wrong type", { ...helloWorld(), overrides: { temperature: "hot" } }, 400, "overrides.temperature"],
-    ["an unknown field", { ...helloWorld(), colour: "red" }, 400, "(root)"],
+    ["an unknown field, named at its own path", { ...helloWorld(), colour: "red" }, 400, "colour"],
+    ["an unknown field in the idea", { idea: { premise: "p", subtitle: "x" } }, 400, "idea.subtitle"],
+    ["an override for a stage the run does not run (it would be silently unused)", { ...helloWorld(), stages: ["idea_intake"], overrides: { stages: { title: { model: "x" } } } }, 400, "overrides.stages.title"],
     ["an override for an unknown stage", { ...helloWorld(), overrides: { stages: { poetry: { model: "x" } } } }, 400, "overrides.stages.poetry"],
   ])("%s", async (_name, body, status, path) => {
     const before = await runCount();
@@ -37,10 +39,23 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(res.body.error.message).toContain("structure is not final");
   });
 
-  it("answers 400 for a body that is not JSON", async () => {
-    const res = await call("/orchestrator/run", { rawBody: "{not json" });
-    expect(res.status).toBe(400);
-    expect(res.body.error.message).toContain("not valid JSON");
+  it("answers 400 for a body that is not a JSON object, with an issue like any other", async () => {
+    for (const rawBody of ["{not json", "null"]) {
+      const res = await call("/orchestrator/run", { rawBody });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toContain("not a JSON object");
+      expect(res.body.error.details.issues.map((i: any) => i.path)).toEqual(["(body)"]);
+    }
+  });
+
+  it("answers 415 for a body that is not sent as JSON, instead of reading it as no body", async () => {
+    const before = await runCount();
+    const res = await fetch(`${gatewayUrl()}/orchestrator/run`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify(helloWorld()) });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error).toMatchObject({ code: "unsupported_media_type" });
+    expect(await runCount()).toBe(before);
+    // A command without a body needs no content type.
+    expect((await fetch(`${gatewayUrl()}/orchestrator/runs/nope/pause`, { method: "POST" })).status).toBe(404);
   });
 
   it("answers 413 for a huge body and keeps serving", async () => {
@@ -50,6 +65,16 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(res.body.error.code).toBe("payload_too_large");
     expect(await runCount()).toBe(before);
     expect((await call("/health")).status).toBe(200);
+  });
+
+  it("answers 400 to a misspelt query parameter of the event routes, instead of replaying from the start", async () => {
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `misspelt-${Date.now()}` } });
+    for (const path of [`/orchestrator/runs/${body.runId}/events?lastEventID=3`, "/events?lastEventID=3"]) {
+      const res = await call(path);
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      expect(res.body.error.details.issues.map((i: any) => i.path)).toEqual(["lastEventID"]);
+    }
+    expect((await call("/events?category=Not%20A%20Category")).status).toBe(400);
   });
 
   it("answers 400 to a resume point that is not an event id, instead of resending or dropping events", async () => {
