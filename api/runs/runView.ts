@@ -35,13 +35,15 @@ export function runView(run: RunRecord, stageRuns: StageRunRecord[], outputs: St
       stageId: s.stageId,
       attempt: s.attempt,
       status: s.status,
+      /** The stage's latest attempt: what the stage is now (an earlier one was replaced by a resume or a rollback). */
+      current: !stageRuns.some((later) => later.stageId === s.stageId && later.attempt > s.attempt),
       plannedSteps: s.plannedSteps,
-      completedSteps: outputs.filter((o) => o.stageId === s.stageId && o.stageAttempt === s.attempt).length,
+      completedSteps: stepsDoneBy(outputs, s),
       flowRunId: s.flowRunId,
       prefectUrl: s.flowRunId ? flowRunUrl(links.prefectUiUrl, s.flowRunId) : null,
-      createdAt: s.createdAt,
-      startedAt: s.startedAt,
-      endedAt: s.endedAt,
+      createdAt: utc(s.createdAt),
+      startedAt: utc(s.startedAt),
+      endedAt: utc(s.endedAt),
     })),
     settings: Object.fromEntries(
       run.request.stages.map((id) => [id, planStage(graph, run.request, id, env).steps.map(({ stepId, provider, model, temperature, maxTokens }) => ({ stepId, provider, model, temperature, maxTokens }))]),
@@ -49,6 +51,17 @@ export function runView(run: RunRecord, stageRuns: StageRunRecord[], outputs: St
     links: runLinks(links, run.id),
   };
 }
+
+/**
+ * The stage's steps that had an accepted output once this attempt ended: its own and those it reused from
+ * earlier attempts, a loop's repeated steps once. Outputs a rollback superseded count for none.
+ */
+function stepsDoneBy(outputs: StepOutputRecord[], stage: StageRunRecord): number {
+  return new Set(outputs.filter((o) => o.stageId === stage.stageId && o.stageAttempt <= stage.attempt).map((o) => o.stepId)).size;
+}
+
+/** One form for every timestamp: Prefect's (`+00:00`, microseconds) as the store's own (`Z`). */
+const utc = (at: string | null) => (at ? new Date(at).toISOString() : null);
 
 /** Where a run and its parts are read: in the run's view and in the answer to its submission. */
 export function runLinks(links: RunLinks, runId: string) {
