@@ -1,5 +1,5 @@
 import express, { Router } from "express";
-import { NotFound } from "../errors.js";
+import { InvalidInput, NotFound } from "../errors.js";
 import { RunBundle } from "../store/runBundle.js";
 import { requireStage, type StageGraph } from "../config/stageGraph.js";
 import type { RunControl } from "../runs/runControl.js";
@@ -34,11 +34,11 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
 
   router.get("/orchestrator/runs", async (req, res) => {
     const q = validate(RunListQuery, req.query, "query");
-    const page = await store.listRuns({ statuses: q.status ? [q.status] : undefined, category: q.category, limit: q.limit + 1, afterId: q.cursor });
+    const page = await store.listRecentRuns({ statuses: q.status ? [q.status] : undefined, category: q.category, limit: q.limit + 1, before: q.cursor === undefined ? undefined : fromCursor(q.cursor) });
     const items = page.slice(0, q.limit);
     res.json({
-      runs: items.map((r) => ({ runId: r.id, status: r.status, category: r.category, premise: r.request.idea.premise, currentStage: r.currentStageId, createdAt: r.createdAt })),
-      nextCursor: page.length > q.limit ? items.at(-1)!.id : null,
+      runs: items.map((r) => ({ runId: r.id, status: r.status, mode: r.mode, category: r.category, premise: r.request.idea.premise, title: r.request.idea.title ?? null, currentStage: r.currentStageId, createdAt: r.createdAt, updatedAt: r.updatedAt })),
+      nextCursor: page.length > q.limit ? toCursor(items.at(-1)!) : null,
     });
   });
 
@@ -115,4 +115,17 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
 /** A page of audit entries; a full page says where the next one starts (`?afterId=`). */
 function auditPage(entries: AuditRecord[], limit: number) {
   return { entries, ...(entries.length === limit && entries.length > 0 ? { nextAfterId: entries.at(-1)!.id } : {}) };
+}
+
+/** The list's page mark: where the last run of a page stands in its order (newest first). Opaque to clients. */
+const toCursor = (run: { createdAt: string; id: string }) => Buffer.from(JSON.stringify([run.createdAt, run.id])).toString("base64url");
+
+function fromCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown[];
+    if (typeof createdAt === "string" && typeof id === "string") return { createdAt, id };
+  } catch {
+    // not one of ours: below
+  }
+  throw new InvalidInput("cursor is not a nextCursor this gateway gave", { issues: [{ path: "cursor", message: "not a nextCursor from a previous page" }] });
 }

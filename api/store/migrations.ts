@@ -134,6 +134,12 @@ const migrationsFor = (dialect: SqlDialect): Record<string, Migration> => ({
       await db.schema.alterTable("stage_runs").dropColumn("first_step_at").execute();
     },
   },
+  // GET /orchestrator/runs lists the newest first.
+  "0004_runs_by_creation": {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex("runs_created").on("runs").columns(["created_at", "id"]).execute();
+    },
+  },
 });
 
 export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect): Promise<void> {

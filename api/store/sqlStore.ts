@@ -102,6 +102,15 @@ export class SqlStore implements Store {
     return (await q.execute()).map(toRun);
   }
 
+  async listRecentRuns(filter: { statuses?: RunRecord["status"][]; category?: string; limit: number; before?: { createdAt: string; id: string } }) {
+    let q = this.db.selectFrom("runs").selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(filter.limit);
+    if (filter.statuses?.length) q = q.where("status", "in", filter.statuses);
+    if (filter.category) q = q.where("category", "=", filter.category);
+    const before = filter.before;
+    if (before) q = q.where((eb) => eb.or([eb("created_at", "<", before.createdAt), eb.and([eb("created_at", "=", before.createdAt), eb("id", "<", before.id)])]));
+    return (await q.execute()).map(toRun);
+  }
+
   async updateRun(id: string, from: RunRecord["status"][], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>) {
     const result = await this.db
       .updateTable("runs")

@@ -44,7 +44,10 @@ export interface Store {
   createRun(run: { id: string; request: RunRequest; idempotencyKey?: string }): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;
   countRunsByStatus(): Promise<Record<string, number>>;
+  /** In id order, for going through every run (the run driver): `afterId` pages on. */
   listRuns(filter: { statuses?: RunStatus[]; category?: string; limit: number; afterId?: string }): Promise<RunRecord[]>;
+  /** Newest first, as a client lists them: `before` (the last run of a page) pages on. */
+  listRecentRuns(filter: { statuses?: RunStatus[]; category?: string; limit: number; before?: { createdAt: string; id: string } }): Promise<RunRecord[]>;
   /** Changes a run's fields only while its status is one of `from` (optimistic guard); true if it did. */
   updateRun(id: string, from: RunStatus[], patch: Partial<Pick<RunRecord, "status" | "currentStageId" | "error" | "completedAt">>): Promise<boolean>;
 

@@ -251,6 +251,21 @@ function storeConformance(name: string, open: () => Promise<Store>, rawSql: (sta
       expect(page.map((r) => r.id)).toContain(a.id);
       expect((await store.countRunsByStatus()).queued).toBeGreaterThanOrEqual(2);
     });
+
+    it("lists runs newest first, page by page, whatever their ids, missing none submitted meanwhile", async () => {
+      const category = `recent-${Date.now()}`;
+      const made: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        made.push((await newRun({ idea: { premise: `r${i}`, category } })).id);
+        await new Promise((r) => setTimeout(r, 3)); // distinct creation times (one same-millisecond pair is ordered by id)
+      }
+      const first = await store.listRecentRuns({ category, limit: 2 });
+      expect(first.map((r) => r.id)).toEqual([made[4], made[3]]);
+      const later = (await newRun({ idea: { premise: "later", category } })).id; // on page one, not between pages
+      const second = await store.listRecentRuns({ category, limit: 10, before: { createdAt: first[1]!.createdAt, id: first[1]!.id } });
+      expect(second.map((r) => r.id)).toEqual([made[2], made[1], made[0]]);
+      expect((await store.listRecentRuns({ category, limit: 1 }))[0]!.id).toBe(later);
+    });
   });
 }
 

@@ -67,6 +67,12 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect((await call("/health")).status).toBe(200);
   });
 
+  it("answers 400 to a list cursor it did not give, instead of an empty page", async () => {
+    const res = await call("/orchestrator/runs?cursor=garbage");
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues.map((i: any) => i.path)).toEqual(["cursor"]);
+  });
+
   it("answers 400 to a misspelt query parameter of the event routes, instead of replaying from the start", async () => {
     const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `misspelt-${Date.now()}` } });
     for (const path of [`/orchestrator/runs/${body.runId}/events?lastEventID=3`, "/events?lastEventID=3"]) {
