@@ -3,6 +3,7 @@ import type { EventHub } from "../events/eventNotifier.js";
 import type { RunService } from "../runs/runService.js";
 import type { Store } from "../store/store.js";
 import { lastEventId, openSseStream, type SseStreamOptions } from "./sseStream.js";
+import { InvalidInput } from "../errors.js";
 import { EventsQuery, RunEventsQuery } from "./schemas.js";
 import { validate } from "./validate.js";
 
@@ -31,11 +32,18 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
   router.get("/orchestrator/runs/:id/events", async (req, res) => {
     validate(RunEventsQuery, req.query, "query");
     const run = await runs.get(req.params.id);
+    const resumeAfter = lastEventId(req) ?? 0;
+    // Seqs run 1, 2, 3 … without a gap: one the run has not reached is an event's global id taken for its seq,
+    // and would skip (or wait for) events without a word.
+    if (resumeAfter > 0 && (await store.listEvents(run.id, resumeAfter - 1)).length === 0) {
+      const message = `lastEventId ${resumeAfter} is past this run's last event: on a run's routes it is the event's seq, not its id`;
+      throw new InvalidInput(message, { issues: [{ path: "lastEventId", message }] });
+    }
     if (!wantsStream(req.header("accept"))) {
-      res.json({ runId: run.id, events: await store.listEvents(run.id, lastEventId(req) ?? 0) });
+      res.json({ runId: run.id, events: await store.listEvents(run.id, resumeAfter) });
       return;
     }
-    let after = lastEventId(req) ?? 0;
+    let after = resumeAfter;
     const stream = openSseStream(req, res, sse, async (write) => {
       for (const event of await store.listEvents(run.id, after)) {
         const more = write(event.seq, event);

@@ -67,6 +67,16 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect((await call("/health")).status).toBe(200);
   });
 
+  it("answers 400 to a run's resume point past its last event (an event's global id taken for its seq), instead of skipping events", async () => {
+    const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `seq-not-id-${Date.now()}` } });
+    const events = (await call(`/orchestrator/runs/${body.runId}/events`)).body.events as any[];
+    const last = events.at(-1);
+    expect((await call(`/orchestrator/runs/${body.runId}/events?lastEventId=${last.seq}`)).body.events).toEqual([]); // at the tip: fine
+    expect((await call(`/orchestrator/runs/${body.runId}/events?lastEventId=${last.seq + 1}`)).status).toBe(400);
+    const byId = await fetch(`${gatewayUrl()}/orchestrator/runs/${body.runId}/events`, { headers: { accept: "text/event-stream", "last-event-id": String(last.id + 1000) } });
+    expect(byId.status).toBe(400);
+  });
+
   it("answers 400 to a list cursor it did not give, instead of an empty page", async () => {
     const res = await call("/orchestrator/runs?cursor=garbage");
     expect(res.status).toBe(400);
@@ -92,7 +102,7 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
         expect((await res.json()).error.details.issues[0].path).toBe("Last-Event-ID");
       }
       expect((await fetch(`${gatewayUrl()}${path}?lastEventId=-5`)).status).toBe(400);
-      expect((await fetch(`${gatewayUrl()}${path}?lastEventId=2`)).status).toBe(200);
+      expect((await fetch(`${gatewayUrl()}${path}?lastEventId=1`)).status).toBe(200);
     }
   });
 
