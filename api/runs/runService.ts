@@ -47,6 +47,11 @@ export class RunService {
     }
     const result = await this.store.createRun({ id: randomUUID(), request, idempotencyKey: body.idempotencyKey });
     if (result.created) this.onAccepted(result.run);
+    // A retry sends the same request; a different one under the same key is a key used twice by mistake
+    // (book-42 for another book), which would otherwise get someone else's run without a word.
+    else if (canonicalJson(result.run.request) !== canonicalJson(request)) {
+      throw new Conflict(`idempotencyKey ${JSON.stringify(body.idempotencyKey)} was used for a different request (run ${result.run.id}); use a new key for a new book`, { runId: result.run.id });
+    }
     return result;
   }
 
@@ -77,4 +82,9 @@ function whereProviderChosen(body: RunSubmission, provider: string): string {
   const stage = Object.entries(body.overrides?.stages ?? {}).find(([, o]) => o.provider === provider);
   if (stage) return `overrides.stages.${stage[0]}.provider`;
   return body.overrides?.provider === provider ? "overrides.provider" : "provider";
+}
+
+/** JSON with object keys sorted at every level: the stored request (PostgreSQL's jsonb reorders keys) compares equal. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
 }

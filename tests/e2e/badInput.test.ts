@@ -129,5 +129,9 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(second.body.runId).toBe(first.body.runId);
+    // The same key with another request: a key used twice by mistake, not a retry.
+    const other = await call("/orchestrator/run", { body: { ...helloWorld("another book altogether"), idempotencyKey: key } });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: "conflict", details: { runId: first.body.runId } });
   });
 });
