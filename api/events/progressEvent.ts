@@ -1,4 +1,8 @@
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+
+// The gateway's OpenAPI document names this schema; zod 4 gives a schema its methods when it is made.
+extendZodWithOpenApi(z);
 
 /**
  * The frontend's contract: one progress event. Exported as JSON Schema to docs/events.schema.json

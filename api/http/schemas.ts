@@ -47,7 +47,7 @@ export const ErrorBody = z
   .openapi("Error");
 
 export const RunAccepted = z
-  .object({ runId: z.string(), status: z.string(), links: z.record(z.string(), z.string()) })
+  .object({ runId: z.string(), status: z.enum(runStatuses), links: z.record(z.string(), z.string()) })
   .openapi("RunAccepted");
 
 /** pause, resume, cancel and advance take no body (an empty object is fine). */

@@ -4,7 +4,12 @@ import { describe, expect, inject, it } from "vitest";
 import { createPrefectClient } from "../../api/prefect/client.js";
 import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
 import { PrefectWorkers } from "../../api/prefect/prefectWorkers.js";
-import { call } from "./gatewayClient.js";
+import { z } from "zod";
+import { ProgressEvent } from "../../api/events/progressEvent.js";
+import { AuditPage, EventsPage, HealthReport, OutputsPage, RunListPage, RunView } from "../../api/http/responseSchemas.js";
+import { RunAccepted } from "../../api/http/schemas.js";
+import { RunBundle } from "../../api/store/runBundle.js";
+import { call, helloWorld, waitForRun } from "./gatewayClient.js";
 
 describe("the generated Prefect client", () => {
   it("was generated from the document the running Prefect server serves", async () => {
@@ -36,6 +41,35 @@ describe("the gateway's own contract", () => {
     expect(status).toBe(200);
     expect(body.paths["/orchestrator/run"].post.requestBody.content["application/json"].schema).toBeDefined();
     expect(body.components.schemas.RunSubmission.required).toContain("idea");
+    // Answers are typed too, and each route lists only the errors it can give.
+    expect(body.paths["/orchestrator/runs/{id}"].get.responses["200"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/RunView" });
+    expect(Object.keys(body.paths["/orchestrator/runs/{id}/events"].get.responses["200"].content)).toEqual(["application/json", "text/event-stream"]);
+    expect(Object.keys(body.paths["/orchestrator/runs"].get.responses)).toEqual(["200", "400", "401", "503"]);
+    expect(body.paths["/orchestrator/import"].post.requestBody.content["application/json"].schema.properties.format).toBeDefined();
+  });
+
+  it("answers in the shapes the OpenAPI document gives (strict: a field it does not list fails this)", async () => {
+    const submitted = await call("/orchestrator/run", { body: { ...helloWorld(`contract ${Date.now()}`), stages: ["idea_intake", "structure"] } });
+    RunAccepted.parse(submitted.body);
+    const runId = submitted.body.runId as string;
+    await waitForRun(runId);
+    const answers = {
+      run: RunView.safeParse((await call(`/orchestrator/runs/${runId}`)).body),
+      list: RunListPage.safeParse((await call("/orchestrator/runs?limit=5")).body),
+      outputs: OutputsPage.safeParse((await call(`/orchestrator/runs/${runId}/outputs/structure?history=true`)).body),
+      audit: AuditPage.safeParse((await call(`/orchestrator/runs/${runId}/audit?limit=2`)).body),
+      events: EventsPage.safeParse((await call(`/orchestrator/runs/${runId}/events`)).body),
+      allEvents: EventsPage.safeParse((await call("/events?lastEventId=0")).body),
+      // Clients must take fields they do not know in an event (docs/events.md); ours sends none.
+      eventFields: z.array(ProgressEvent.strict()).safeParse((await call(`/orchestrator/runs/${runId}/events`)).body.events),
+      health: HealthReport.safeParse((await call("/health")).body),
+      export: RunBundle.safeParse((await call(`/orchestrator/runs/${runId}/export`)).body),
+      command: RunView.safeParse((await call(`/orchestrator/runs/${runId}/rollback`, { body: { toStage: "structure" } })).body),
+    };
+    const failures = Object.entries(answers).filter(([, parsed]) => !parsed.success).map(([name, parsed]) => `${name}: ${parsed.error!.message}`);
+    expect(failures).toEqual([]);
+    expect(answers.audit.data!.nextAfterId).toBeDefined(); // a full page
+    await waitForRun(runId);
   });
 
   it("serves the stage graph with each step's defaults", async () => {

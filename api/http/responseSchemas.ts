@@ -1,0 +1,136 @@
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { ProgressEvent } from "../events/progressEvent.js";
+import type { runView } from "../runs/runView.js";
+import { auditOutcomes, runStatuses, stageRunStatuses } from "../store/records.js";
+
+extendZodWithOpenApi(z);
+
+/**
+ * What the gateway answers, for the OpenAPI document. Strict objects: the e2e contract test parses live
+ * answers with them, so a field added to an answer and not here fails it.
+ */
+
+const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
+const Links = z.record(z.string(), z.string());
+
+const StageAttempt = z.strictObject({
+  stageId: z.string(),
+  attempt: z.number().int(),
+  status: z.enum(stageRunStatuses),
+  current: z.boolean().describe("The stage's latest attempt: what the stage is now."),
+  plannedSteps: z.number().int(),
+  completedSteps: z.number().int().describe("The stage's steps with an accepted output once this attempt ended (reused ones included, a loop's repeats once)."),
+  flowRunId: nullable(z.string()),
+  prefectUrl: nullable(z.string()),
+  createdAt: nullable(z.string()),
+  startedAt: nullable(z.string()),
+  endedAt: nullable(z.string()),
+});
+
+const StepSettings = z.strictObject({ stepId: z.string(), provider: z.string(), model: z.string(), temperature: z.number(), maxTokens: z.number().int() });
+
+export const RunView = z
+  .strictObject({
+    runId: z.string(),
+    status: z.enum(runStatuses),
+    mode: z.enum(["auto", "manual"]),
+    category: nullable(z.string()),
+    idea: z.strictObject({ premise: z.string(), title: z.string().optional(), audience: z.string().optional(), category: z.string().optional() }),
+    currentStage: nullable(z.string()),
+    currentStep: nullable(z.string()).describe("The next step of the current stage without an output; null at a boundary or the end."),
+    percent: z.number(),
+    completedSteps: z.number().int(),
+    plannedSteps: z.number().int(),
+    error: nullable(z.string()),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    completedAt: nullable(z.string()),
+    stages: z.array(StageAttempt),
+    settings: z.record(z.string(), z.array(StepSettings)),
+    links: Links,
+  })
+  .openapi("RunView");
+// The projection and this schema say the same (its fields, each assignable): compiling fails when they part.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type View = ReturnType<typeof runView>;
+const runViewMatches: [View extends z.infer<typeof RunView> ? true : false, SameKeys<View, z.infer<typeof RunView>>, SameKeys<View["stages"][number], z.infer<typeof StageAttempt>>] = [true, true, true];
+void runViewMatches;
+
+export const RunListPage = z
+  .strictObject({
+    runs: z.array(
+      z.strictObject({
+        runId: z.string(),
+        status: z.enum(runStatuses),
+        mode: z.enum(["auto", "manual"]),
+        category: nullable(z.string()),
+        premise: z.string(),
+        title: nullable(z.string()),
+        currentStage: nullable(z.string()),
+        createdAt: z.string(),
+        updatedAt: z.string(),
+      }),
+    ),
+    nextCursor: nullable(z.string()).describe("Pass back as ?cursor= for the next page (newest first); null on the last."),
+  })
+  .openapi("RunListPage");
+
+const Output = z.strictObject({
+  id: z.number().int(),
+  runId: z.string(),
+  stageId: z.string(),
+  stageAttempt: z.number().int(),
+  stepId: z.string(),
+  iteration: z.number().int(),
+  version: z.number().int(),
+  status: z.enum(["accepted", "superseded"]),
+  content: z.record(z.string(), z.unknown()),
+  provider: z.string(),
+  model: z.string(),
+  jobId: z.string(),
+  createdAt: z.string(),
+  supersededAt: nullable(z.string()),
+  supersededBy: nullable(z.strictObject({ id: z.number().int(), version: z.number().int(), stageAttempt: z.number().int() })).optional(),
+});
+
+export const OutputsPage = z
+  .strictObject({ runId: z.string(), stageId: z.string().optional(), history: z.boolean(), outputs: z.array(Output) })
+  .openapi("OutputsPage");
+
+const AuditEntry = z.strictObject({
+  id: z.number().int(),
+  runId: z.string(),
+  stageId: z.string(),
+  stageAttempt: z.number().int(),
+  stepId: z.string(),
+  iteration: z.number().int(),
+  jobId: z.string(),
+  attempt: z.number().int(),
+  provider: z.string(),
+  model: z.string(),
+  temperature: z.number(),
+  maxTokens: z.number().int(),
+  request: z.unknown(),
+  response: z.unknown(),
+  outcome: z.enum(auditOutcomes),
+  error: nullable(z.string()),
+  inputTokens: nullable(z.number().int()),
+  outputTokens: nullable(z.number().int()),
+  latencyMs: z.number(),
+  finishReason: nullable(z.string()),
+  createdAt: z.string(),
+});
+
+export const AuditPage = z
+  .strictObject({ runId: z.string().optional(), entries: z.array(AuditEntry), nextAfterId: z.number().int().optional().describe("Present on a full page: pass back as ?afterId=.") })
+  .openapi("AuditPage");
+
+export { ProgressEvent };
+export const EventsPage = z.strictObject({ runId: z.string().optional(), events: z.array(ProgressEvent) }).openapi("EventsPage");
+
+export const HealthReport = z
+  .strictObject({ status: z.enum(["ok", "unavailable"]), checks: z.record(z.string(), z.string().describe('"ok", or what is wrong')) })
+  .openapi("HealthReport");
+
+export const Imported = z.strictObject({ runId: z.string(), links: Links }).openapi("Imported");
