@@ -76,20 +76,25 @@ export const RunListPage = z
   })
   .openapi("RunListPage");
 
-const Output = z.strictObject({
+/** What an output and an audit entry both say of the step they belong to. */
+const ofStep = {
   id: z.number().int(),
   runId: z.string(),
   stageId: z.string(),
   stageAttempt: z.number().int(),
   stepId: z.string(),
   iteration: z.number().int(),
+  jobId: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  createdAt: z.string(),
+};
+
+const Output = z.strictObject({
+  ...ofStep,
   version: z.number().int(),
   status: z.enum(["accepted", "superseded"]),
   content: z.record(z.string(), z.unknown()),
-  provider: z.string(),
-  model: z.string(),
-  jobId: z.string(),
-  createdAt: z.string(),
   supersededAt: nullable(z.string()),
   supersededBy: nullable(z.strictObject({ id: z.number().int(), version: z.number().int(), stageAttempt: z.number().int() })).optional(),
 });
@@ -99,16 +104,8 @@ export const OutputsPage = z
   .openapi("OutputsPage");
 
 const AuditEntry = z.strictObject({
-  id: z.number().int(),
-  runId: z.string(),
-  stageId: z.string(),
-  stageAttempt: z.number().int(),
-  stepId: z.string(),
-  iteration: z.number().int(),
-  jobId: z.string(),
+  ...ofStep,
   attempt: z.number().int(),
-  provider: z.string(),
-  model: z.string(),
   temperature: z.number(),
   maxTokens: z.number().int(),
   request: z.unknown(),
@@ -119,7 +116,6 @@ const AuditEntry = z.strictObject({
   outputTokens: nullable(z.number().int()),
   latencyMs: z.number(),
   finishReason: nullable(z.string()),
-  createdAt: z.string(),
 });
 
 export const AuditPage = z
