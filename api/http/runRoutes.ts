@@ -29,7 +29,8 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   router.post("/orchestrator/run", async (req, res) => {
     const body = validate(RunSubmission, req.body, "body");
     const { run, created } = await runs.submit(body);
-    res.status(created ? 202 : 200).json({ runId: run.id, status: run.status, links: runLinks(links, run.id) });
+    const runLinksOf = runLinks(links, run.id);
+    res.location(runLinksOf.self).status(created ? 202 : 200).json({ runId: run.id, status: run.status, links: runLinksOf });
   });
 
   router.get("/orchestrator/runs", async (req, res) => {

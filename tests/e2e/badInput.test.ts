@@ -129,6 +129,8 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(second.body.runId).toBe(first.body.runId);
+    const again = await fetch(`${gatewayUrl()}/orchestrator/run`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...helloWorld(), idempotencyKey: key }) });
+    expect(again.headers.get("location")).toBe(first.body.links.self); // where the run is read
     // The same key with another request: a key used twice by mistake, not a retry.
     const other = await call("/orchestrator/run", { body: { ...helloWorld("another book altogether"), idempotencyKey: key } });
     expect(other.status).toBe(409);
