@@ -1,7 +1,7 @@
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
+import { execa, type Options, type ResultPromise } from "execa";
 
 /**
  * A child process of the stack, in its own process group (so stopping it also stops what it spawned,
@@ -47,17 +47,18 @@ export class ManagedProcess {
   start(): this {
     this.exited = false;
     this.stopping = false;
-    const child = execa(this.command, this.args, {
-      cwd: this.opts.cwd,
-      env: this.opts.env,
-      extendEnv: true,
-      detached: true,
-      cleanup: false,
-      stdin: "ignore",
-      stdout: { file: this.logFile, append: true },
-      stderr: { file: this.logFile, append: true },
-      reject: false,
-    });
+    // The child writes to the log file itself. Given `{file}`, execa passes the output through this
+    // process and keeps a copy of it, up to 100 MB a stream, then cuts the child's pipe: the launcher
+    // grew by as much as its children logged, and a chatty Prefect server's log stopped after ~30 min.
+    // (execa's types list file descriptors up to 9 only; it hands any to Node's spawn.)
+    const log = openSync(this.logFile, "a") as 3;
+    const options: Options = { cwd: this.opts.cwd, env: this.opts.env, extendEnv: true, detached: true, cleanup: false, stdin: "ignore", stdout: log, stderr: log, reject: false };
+    let child: ResultPromise;
+    try {
+      child = execa(this.command, this.args, options);
+    } finally {
+      closeSync(log); // the child has its own copy
+    }
     this.child = child;
     this.exit = new Promise((resolve) => {
       const exited = (description: string) => {
@@ -67,8 +68,7 @@ export class ManagedProcess {
         if (!this.stopping) this.exitHandlers.forEach((h) => h(description));
         resolve();
       };
-      // The process's own exit, not execa's result: that also waits for the output pipes, which a
-      // descendant still running (a flow process of a killed Prefect worker) can hold open for minutes.
+      // The process's own exit; execa's result also says when it could not start at all.
       child.once("exit", (code, signal) => exited(signal ? `killed by ${signal}` : `exited with code ${code}`));
       void child.then((r) => exited(r.signal ? `killed by ${r.signal}` : r.failed && r.exitCode === undefined ? `could not start: ${r.message}` : `exited with code ${r.exitCode}`));
     });

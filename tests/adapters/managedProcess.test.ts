@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -31,6 +31,20 @@ async function leaderWithDescendant(dir: string, script: string, pidName: string
 }
 
 describe("ManagedProcess (the launcher's supervision)", () => {
+  it("gives its process the log file itself as stdout and stderr: no output passes through (or is kept by) the launcher", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-"));
+    // Before, execa piped it through the launcher and kept a copy up to 100 MB, then cut the pipe.
+    const proc = new ManagedProcess("chatty", "sh", ["-c", "echo out; echo err >&2; echo $$ > ready.pid; exec sleep 60"], { cwd: dir, env: {}, logDir: dir });
+    proc.start();
+    const pid = await pidFile(dir, "ready.pid");
+    try {
+      expect([readlinkSync(`/proc/${pid}/fd/1`), readlinkSync(`/proc/${pid}/fd/2`)]).toEqual([proc.logFile, proc.logFile]);
+      expect(readFileSync(proc.logFile, "utf8")).toBe("out\nerr\n");
+    } finally {
+      proc.signal("SIGKILL");
+    }
+  });
+
   it("notices at once that its process died while a descendant still holds its output open; the rest of its process group can still be killed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "managed-"));
     // Like a Prefect worker whose forked flow process outlives it: the background sleep keeps the log's pipe open.
