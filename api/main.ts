@@ -70,7 +70,7 @@ const handOver = standby && new StandbyHandOver({ standby, prefect, leases, log,
 const launcher = new StageLauncher({ store, prefect, graph, providerDefaults, log, handOver });
 const announceCancel = cancelAnnouncer(redis, settings.redis.queuePrefix);
 const locks = new DriveLocks(redis, settings.redis.queuePrefix, `${hostname()}:${settings.http.port}`);
-const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks, leases });
+const control = new RunControl({ store, prefect, holds, graph, launcher, log, announceCancel, locks, leases, standby });
 const liveness = new FlowRunLiveness({ prefect, log, leases, startGraceMs: settings.prefect.flowStartSeconds * 1000 });
 // A book's flow run is left alone for two lease periods after its last change: it may be recording its end.
 const orphans = new OrphanSweep({ store, prefect, liveness, log, graceMs: 2 * settings.prefect.flowLeaseSeconds * 1000 });

@@ -13,6 +13,7 @@ import { decide, type RunCommand, type RunEffect, type RunFacts } from "./runSta
 import type { DriveLocks } from "./driveLocks.js";
 import type { FlowLeases } from "./flowLeases.js";
 import type { StageLauncher } from "./stageLauncher.js";
+import type { StandbyFlowRuns } from "./standbyFlowRuns.js";
 
 export interface RunControlDeps {
   store: Store;
@@ -27,6 +28,8 @@ export interface RunControlDeps {
   locks?: DriveLocks;
   /** Whether a flow process still runs a flow run (a resume then lets it go on rather than start another). */
   leases?: FlowLeases;
+  /** The books' waiting flow runs (standbys): one paused or cancelled at once is ended. */
+  standby?: StandbyFlowRuns;
 }
 
 /**
@@ -139,6 +142,9 @@ export class RunControl {
       case "cancelFlowRun":
         await this.deps.announceCancel(run.id);
         if (id) await prefect.cancel(id);
+        return;
+      case "dismissStandby":
+        await this.deps.standby?.dismiss(run.id);
         return;
       case "startStage":
         if (!at.recorded) throw new Error(`stage ${effect.stageId} was not recorded with the command`);

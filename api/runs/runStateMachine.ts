@@ -33,6 +33,7 @@ export type RunEffect =
   | { type: "suspendFlowRun" }
   | { type: "resumeFlowRun" }
   | { type: "cancelFlowRun" }
+  | { type: "dismissStandby" } // the book's waiting flow run ends: a paused or finished book holds no process
   | { type: "startStage"; stageId: string }; // its next attempt is recorded with the status (runControl.ts); its steps reuse accepted outputs, which a rollback supersedes first (rollBackTo)
 
 /** The event that reports the command; written with the new status, in one transaction. */
@@ -70,9 +71,9 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
     case "pause":
       switch (f.status) {
         case "queued":
-          return { ok: true, status: "paused", event: "run.paused", effects: [] };
+          return { ok: true, status: "paused", event: "run.paused", effects: [{ type: "dismissStandby" }] };
         case "running":
-          if (!f.flowRunActive) return { ok: true, status: "paused", event: "run.paused", effects: [] };
+          if (!f.flowRunActive) return { ok: true, status: "paused", event: "run.paused", effects: [{ type: "dismissStandby" }] };
           return { ok: true, status: "pausing", event: "run.pausing", effects: [{ type: "holdFlow" }, { type: "suspendFlowRun" }] };
         default:
           return refuse(`cannot pause a run that is ${f.status}`);
@@ -108,7 +109,7 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
           return refuse(`cannot cancel a run that is ${f.status}`);
         default:
           if (f.flowRunActive) return { ok: true, status: "cancelling", event: "run.cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] };
-          return { ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] };
+          return { ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }, { type: "dismissStandby" }] };
       }
 
     case "advance":

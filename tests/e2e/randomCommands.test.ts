@@ -74,9 +74,10 @@ describe(`random commands (seed ${seed})`, () => {
       const steps = (await outputsOf(runId)).map((o) => o.stepId);
       expect(new Set(steps).size, `book ${i}: an output accepted twice`).toBe(steps.length);
       if (run.status === "completed") expect(steps).toHaveLength(29);
-      await eventually(`book ${i}'s flow runs to end in Prefect`, async () => {
-        const live = (await prefect().flowRunsTagged([`book:${runId}`])).filter((f) => !["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(f.stateType ?? ""));
-        return live.length === 0;
+      // Its waiting standby too: one left by a pause or cancel with no flow run live waited out its 10 minutes.
+      await eventually(`book ${i}'s flow runs (and its standby) to end in Prefect`, async () => {
+        const ours = [...(await prefect().flowRunsTagged([`book:${runId}`])), ...(await prefect().flowRunsTagged([`standby-for:${runId}`]))];
+        return ours.filter((f) => !["COMPLETED", "FAILED", "CANCELLED", "CRASHED"].includes(f.stateType ?? "")).length === 0;
       }, 45_000);
     }
   });

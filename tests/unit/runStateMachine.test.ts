@@ -80,6 +80,14 @@ describe("resume", () => {
       effects: [{ type: "startStage", stageId: "structure" }],
     });
   });
+  it("ends the book's waiting standby when it is paused or cancelled with no flow run live (the driver, which ends it otherwise, is not involved)", () => {
+    const between = { status: "running" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "completed" as const } };
+    for (const command of [{ type: "pause" }, { type: "cancel" }] as const) expect(decide(facts(between), command)).toMatchObject({ ok: true, effects: expect.arrayContaining([{ type: "dismissStandby" }]) });
+    expect(decide(facts({ status: "queued", currentStage: null, flowRunActive: false }), { type: "pause" })).toMatchObject({ effects: [{ type: "dismissStandby" }] });
+    // With a flow run live, the driver's pause or cancel ends it (runAdvancer.ts).
+    expect(decide(facts(), { type: "pause" })).toMatchObject({ effects: expect.not.arrayContaining([{ type: "dismissStandby" }]) });
+  });
+
   it("refuses to resume a run that failed on the next stage's guard while it still fails (it would only fail again), saying what helps", () => {
     const failedAtBoundary = { status: "failed" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "completed" as const } };
     expect(decide(facts({ ...failedAtBoundary, next: { stageId: "title", guard: { ok: false, reason: "structure is not final" } } }), { type: "resume" })).toEqual({
@@ -104,7 +112,7 @@ describe("cancel", () => {
     expect(decide(facts(), { type: "cancel" })).toEqual({ ok: true, status: "cancelling", event: "run.cancelling", effects: [{ type: "releaseHold" }, { type: "cancelFlowRun" }] });
   });
   it("cancels at once when nothing runs, ending a stage run no flow run will report on", () => {
-    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }] });
+    expect(decide(boundary(), { type: "cancel" })).toEqual({ ok: true, status: "cancelled", event: "run.cancelled", endStageRuns: "cancelled", effects: [{ type: "releaseHold" }, { type: "dismissStandby" }] });
   });
   it("refuses a completed run", () => {
     expect(decide(facts({ status: "completed", flowRunActive: false }), { type: "cancel" })).toMatchObject({ ok: false });
