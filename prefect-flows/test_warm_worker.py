@@ -7,7 +7,7 @@ import signal
 import tempfile
 import unittest
 
-from warm_worker import Zygote, ZygoteClosed
+from warm_worker import KEPT_EXITS, Zygote, ZygoteClosed
 
 
 class ForkServer(unittest.IsolatedAsyncioTestCase):
@@ -118,6 +118,14 @@ class ForkServerProtocol(unittest.IsolatedAsyncioTestCase):
         self.say({"exited": 4242, "code": 0})
         self.assertEqual(await asyncio.wait_for(waiting, 5), 0)
         self.assertEqual(self.zygote.running(), [])
+
+    async def test_ended_children_are_not_kept_for_ever_but_the_latest_still_answer_a_wait(self):
+        for pid in range(10_000, 12_500):
+            spawn = asyncio.create_task(self.zygote.spawn({}, "/"))
+            self.say({"spawned": pid}, {"exited": pid, "code": 0})
+            await spawn
+        self.assertLessEqual(len(self.zygote._exits), KEPT_EXITS + 1)
+        self.assertEqual(await asyncio.wait_for(self.zygote.wait(12_499), 5), 0)
 
     async def test_a_child_that_ends_at_once_is_reported_though_its_end_comes_with_its_start(self):
         spawn = asyncio.create_task(self.zygote.spawn({}, "/"))

@@ -49,6 +49,9 @@ READ_CACHE_SECONDS = float(os.environ.get("QUIRE_WORKER_READ_CACHE_SECONDS", "10
 # Told to stop: how long flow processes get to end by themselves, then after SIGTERM (process_shutdown.py).
 # Both fit in the 10 s a stack or `docker compose stop` waits before its SIGKILL.
 STOP_ALONE_SECONDS, STOP_TERM_SECONDS = 1.0, 5.0
+# Exit codes of ended children kept for a wait() still to come (it comes right after the spawn); older
+# ones are dropped, or a worker that forked for months would keep one for every flow run it ran.
+KEPT_EXITS = 1000
 
 
 class ZygoteClosed(RuntimeError):
@@ -133,6 +136,9 @@ class Zygote:
                     # exit future, made before any line after this one (its own "exited") is read.
                     self._exits[message["spawned"]] = asyncio.get_running_loop().create_future()
                     self._spawns.popleft().set_result(message["spawned"])
+                    ended = [pid for pid, future in self._exits.items() if future.done()]
+                    for pid in ended[: max(0, len(self._exits) - KEPT_EXITS)]:
+                        del self._exits[pid]  # the oldest first: a dict keeps its order
                 elif "exited" in message:
                     future = self._exit_future(message["exited"])
                     if not future.done():
