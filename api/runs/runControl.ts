@@ -144,7 +144,8 @@ export class RunControl {
         if (id) await prefect.cancel(id);
         return;
       case "dismissStandby":
-        await this.deps.standby?.dismiss(run.id);
+        // Best effort: with Redis away the standby ends by itself once its wait is over.
+        await this.deps.standby?.dismiss(run.id).catch((err) => this.deps.log.warn({ runId: run.id, err: (err as Error).message }, "could not dismiss the standby flow run; it ends when its wait is over"));
         return;
       case "startStage":
         if (!at.recorded) throw new Error(`stage ${effect.stageId} was not recorded with the command`);

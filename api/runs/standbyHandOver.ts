@@ -129,14 +129,15 @@ export class StandbyHandOver {
         await prefect.markCrashed(flowRun.id, `the standby flow process ${why}`).catch(() => undefined);
       }
     }
-    // Unreadable (Prefect away, a deployment without a pool): spares would never start, so they end too.
-    const endIdle = this.deps.occupancy ? await this.deps.occupancy().then(mustEndIdleWaiting, () => true) : false;
-    if (endIdle) {
+    // The pool unreadable (a deployment without a pool, whose spares would never start; Prefect busy):
+    // the spares end; the books' own standbys are kept for their next stages.
+    const ending = this.deps.occupancy ? await this.deps.occupancy().then((o) => (mustEndIdleWaiting(o) ? "all" : "none"), () => "spares") : "none";
+    if (ending === "all") {
       log.info({ flowRuns: waitingOnes.map((f) => f.id) }, "the work pool is paused, or full with a flow run waiting for a slot; ending the idle waiting flow runs");
       for (const flowRun of waitingOnes) await standby.dismissFlowRun(flowRun.id).catch(() => undefined); // a taken one is refused
     }
     for (const id of await standby.spareIds()) {
-      if (endIdle) {
+      if (ending !== "none") {
         await standby.dismissFlowRun(id).catch(() => undefined);
         await standby.dropSpare(id);
       } else if (!(await this.alive(id))) await standby.dropSpare(id);
