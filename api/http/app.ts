@@ -6,7 +6,7 @@ import { providerAndModel } from "../runs/stagePlan.js";
 import { errorMiddleware, notFoundHandler } from "./errorMiddleware.js";
 import { type HealthCheck, runHealthChecks } from "./healthChecks.js";
 import { buildOpenApiDocument } from "./openApiDocument.js";
-import { IMPORT_PATH, runRoutes, type RunRoutesDeps } from "./runRoutes.js";
+import { IMPORT_PATH, JSON_TYPES, runRoutes, type RunRoutesDeps } from "./runRoutes.js";
 import { eventRoutes, type EventRoutesDeps } from "./eventRoutes.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -28,7 +28,7 @@ export function createApp(deps: AppDeps) {
   const app = express();
   app.disable("x-powered-by");
   // Every body is small but an imported run's; that route has its own, larger limit.
-  const smallJson = express.json({ limit: deps.bodyLimit });
+  const smallJson = express.json({ limit: deps.bodyLimit, type: JSON_TYPES });
   app.use((req, res, next) => (req.path === IMPORT_PATH ? next() : smallJson(req, res, next)));
 
   app.get("/health", async (_req, res) => {
@@ -73,7 +73,7 @@ export function createApp(deps: AppDeps) {
 const jsonBodiesOnly: RequestHandler = (req, _res, next) => {
   const length = req.header("content-length");
   const hasBody = req.header("transfer-encoding") !== undefined || (length !== undefined && length !== "0");
-  if (!hasBody || req.is(["application/json", "+json"])) return next();
+  if (!hasBody || req.is(JSON_TYPES)) return next();
   next(new UnsupportedMediaType(`the request body must be JSON (content-type: application/json), not ${req.header("content-type") ?? "untyped"}`));
 };
 

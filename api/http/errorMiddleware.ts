@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { InvalidInput, isRedisUnreachable, isStoreUnreachable, NotFound, PayloadTooLarge, QuireError, Unavailable } from "../errors.js";
+import { InvalidInput, isRedisUnreachable, isStoreUnreachable, NotFound, PayloadTooLarge, QuireError, Unavailable, UnsupportedMediaType } from "../errors.js";
 
 /** The one place errors become HTTP answers: `{error:{code, message, details?}}`. */
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
@@ -24,6 +24,7 @@ function toQuireError(err: unknown): QuireError | undefined {
     const message = `request body is not a JSON object or array: ${e.message}`;
     return new InvalidInput(message, { issues: [{ path: "(body)", message }] });
   }
+  if (e?.status === 415) return new UnsupportedMediaType(e.message ?? "unsupported body encoding"); // the parser's: a charset or encoding it cannot read
   if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return new InvalidInput(e.message ?? "bad request");
   // Postgres refuses a NUL character (\u0000) in text, which only a client's input can carry.
   if (e?.code === "22021" || e?.code === "22P05") {

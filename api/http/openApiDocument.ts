@@ -31,7 +31,7 @@ export function buildOpenApiDocument(serverUrl: string) {
       "text/event-stream": { schema: z.string().openapi({ description: "Server-Sent Events: `id:` and one ProgressEvent as JSON in `data:` per event (docs/events.md)" }) },
     },
   });
-  const command = { 200: json("the run after the command", RunView), ...errors(400, 401, 404, 409, 415, 502, 503) };
+  const command = { 200: json("the run after the command", RunView), ...errors(400, 401, 404, 409, 413, 415, 502, 503) };
 
   registry.register("ProgressEvent", ProgressEvent);
   registry.registerPath({ method: "get", path: "/health", summary: "Checks of Prefect, Redis, the store and agent workers", responses: { 200: json("all checks pass", HealthReport), 503: json("a check failed", HealthReport) } });

@@ -21,6 +21,8 @@ export interface RunRoutesDeps {
 }
 
 export const IMPORT_PATH = "/orchestrator/import";
+/** The bodies the JSON parsers read (the import's here, every other's in app.ts); any other is a 415. */
+export const JSON_TYPES = ["application/json", "application/*+json"];
 
 /** /orchestrator/run and /orchestrator/runs/...: submit, list and read runs. */
 export function runRoutes({ runs, control, store, graph, providerDefaults, links }: RunRoutesDeps): Router {
@@ -79,7 +81,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
     res.attachment(`quire-run-${req.params.id}.json`).json(bundle);
   });
 
-  router.post(IMPORT_PATH, express.json({ limit: "50mb" }), async (req, res) => {
+  router.post(IMPORT_PATH, express.json({ limit: "50mb", type: JSON_TYPES }), async (req, res) => {
     const bundle = validate(RunBundle, req.body, "body");
     await runs.importRun(bundle);
     const self = `${links.gatewayUrl}/orchestrator/runs/${bundle.run.id}`;

@@ -6,6 +6,8 @@ import { unwrap } from "./unwrap.js";
 const MISSED_HEARTBEATS = 3;
 /** How long a read of the pool's settings is used: an operator's change is seen within this. */
 const POOL_READ_MS = 10_000;
+/** How long a count of the flow runs under a limit is used (each stage start asks; each count is a request). */
+const OCCUPANCY_READ_MS = 2_000;
 
 /** What an operator set on the work pool in Prefect that holds flow runs back. */
 export interface WorkPoolHold {
@@ -29,6 +31,7 @@ export class PrefectWorkers {
   ) {}
 
   private poolRead?: { at: number; hold: Promise<WorkPoolHold> };
+  private occupancyRead?: { at: number; value: Promise<PoolOccupancy> };
 
   /** The pool's pause and concurrency limits (its own, its work queue's), read at most every 10 s. */
   pool(): Promise<WorkPoolHold> {
@@ -47,9 +50,17 @@ export class PrefectWorkers {
 
   /**
    * How full the pool is against the tighter of its limit and its work queue's (see
-   * runs/waitingFlowRunRule.ts). Flow runs are counted only when there is a limit.
+   * runs/waitingFlowRunRule.ts), read at most every 2 s. Flow runs are counted only when there is a limit.
    */
-  async occupancy(): Promise<PoolOccupancy> {
+  occupancy(): Promise<PoolOccupancy> {
+    if (this.occupancyRead && this.now() - this.occupancyRead.at < OCCUPANCY_READ_MS) return this.occupancyRead.value;
+    const value = this.readOccupancy();
+    this.occupancyRead = { at: this.now(), value };
+    value.catch(() => (this.occupancyRead = undefined));
+    return value;
+  }
+
+  private async readOccupancy(): Promise<PoolOccupancy> {
     const hold = await this.pool();
     const { concurrencyLimit, queueLimit } = hold;
     const paused = hold.paused || hold.queuePaused;

@@ -95,7 +95,11 @@ export function decide(f: RunFacts, command: RunCommand): Decision {
         case "failed":
           if (!f.currentStage) return refuse("the run failed before any stage started; submit it again");
           // Failed at a boundary: the next stage's guard refused (auto mode). Going on needs it to pass now.
-          if (atBoundary(f)) return goOn(f, "run.resumed", `; roll back to ${f.currentStage.stageId} to run it again`);
+          if (atBoundary(f)) {
+            // Its last stage completed (an import of a run exported just then): the driver completes it.
+            if (!f.next) return { ok: true, status: "running", event: "run.resumed", effects: [] };
+            return goOn(f, "run.resumed", `; roll back to ${f.currentStage.stageId} to run it again`);
+          }
           return { ok: true, status: "running", event: "run.resumed", effects: [{ type: "startStage", stageId: f.currentStage.stageId }] };
         default:
           return refuse(`cannot resume a run that is ${f.status}`);

@@ -4,7 +4,7 @@ import { PrefectNotFound } from "../prefect/unwrap.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";
-import { mayStartWaiting, mustEndIdleWaiting, type PoolOccupancy } from "./waitingFlowRunRule.js";
+import { mustEndIdleWaiting, waitingRoom, type PoolOccupancy } from "./waitingFlowRunRule.js";
 
 /** A stage's flow run as the launcher would create it: its name, parameters and tags in Prefect. */
 export interface StageFlowRun {
@@ -150,14 +150,20 @@ export class StandbyHandOver {
    * take a slot a stage needs (waitingFlowRunRule.ts); each stage then starts its own.
    */
   private async waitingAllowed(): Promise<boolean> {
-    return this.deps.occupancy ? this.deps.occupancy().then(mayStartWaiting, () => false) : true;
+    return (await this.room()) >= 1;
+  }
+
+  /** How many flow runs may start now to wait (waitingFlowRunRule.ts); none while the pool cannot be read. */
+  private async room(): Promise<number> {
+    return this.deps.occupancy ? this.deps.occupancy().then(waitingRoom, () => 0) : Number.POSITIVE_INFINITY;
   }
 
   private async topUp(): Promise<void> {
     const { standby, prefect, log } = this.deps;
     try {
-      if (!(await this.waitingAllowed())) return;
-      while ((await standby.spareIds()).length < this.deps.spares) {
+      // Counted once: the pool's occupancy is read at most every few seconds, so it would not see these yet.
+      let room = await this.room();
+      while (room-- >= 1 && (await standby.spareIds()).length < this.deps.spares) {
         const flowRun = await prefect.createFlowRun({ name: "spare", parameters: waiting(""), tags: [STANDBY_TAG], idempotencyKey: `spare:${randomUUID()}` });
         await standby.addSpare(flowRun.id);
       }

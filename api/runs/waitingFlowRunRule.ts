@@ -15,10 +15,10 @@ export interface PoolOccupancy {
   queued: number;
 }
 
-/** A new waiting flow run only while, with it, at least half the limit's slots stay free for stages. */
-export function mayStartWaiting({ paused, limit, busy, queued }: PoolOccupancy): boolean {
-  if (paused) return false;
-  return limit === null || busy + queued + 1 <= Math.floor(limit / 2);
+/** How many more waiting flow runs may start: as many as leave at least half the limit's slots free for stages. */
+export function waitingRoom({ paused, limit, busy, queued }: PoolOccupancy): number {
+  if (paused) return 0;
+  return limit === null ? Number.POSITIVE_INFINITY : Math.max(0, Math.floor(limit / 2) - busy - queued);
 }
 
 /** Idle waiting flow runs make room when a flow run waits for a slot they hold (or wait for nothing: paused). */

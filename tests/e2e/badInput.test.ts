@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { call, gatewayUrl, helloWorld } from "./gatewayClient.js";
+import { call, gatewayUrl, helloWorld, waitForRun } from "./gatewayClient.js";
 
 const runCount = async () => {
   let count = 0;
@@ -54,6 +54,9 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
     expect(res.status).toBe(415);
     expect((await res.json()).error).toMatchObject({ code: "unsupported_media_type" });
     expect(await runCount()).toBe(before);
+    // A JSON type with a suffix (application/…+json) is read as JSON.
+    const suffixed = await fetch(`${gatewayUrl()}/orchestrator/run`, { method: "POST", headers: { "content-type": "application/vnd.book+json" }, body: JSON.stringify({ ...helloWorld(), stages: ["idea_intake"] }) });
+    expect(suffixed.status).toBe(202);
     // A command without a body needs no content type.
     expect((await fetch(`${gatewayUrl()}/orchestrator/runs/nope/pause`, { method: "POST" })).status).toBe(404);
   });
@@ -69,6 +72,7 @@ describe("bad input gets a clear 4xx and creates nothing", () => {
 
   it("answers 400 to a run's resume point past its last event (an event's global id taken for its seq), instead of skipping events", async () => {
     const { body } = await call("/orchestrator/run", { body: { ...helloWorld(), stages: ["idea_intake"], idempotencyKey: `seq-not-id-${Date.now()}` } });
+    await waitForRun(body.runId); // no event comes after its last one read below
     const events = (await call(`/orchestrator/runs/${body.runId}/events`)).body.events as any[];
     const last = events.at(-1);
     expect((await call(`/orchestrator/runs/${body.runId}/events?lastEventId=${last.seq}`)).body.events).toEqual([]); // at the tip: fine

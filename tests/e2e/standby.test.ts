@@ -165,6 +165,9 @@ describe("a work pool or work queue with a concurrency limit (set by an operator
 
   it("that leaves room (20 on the pool): each later stage still runs on a flow run started while the stage before it ran", async () => {
     expect((await onPool(20)).ok).toBe(true);
+    // The gateway reads the pool and its queue every 10 s: it has seen this limit (and the end of the
+    // tests' limits of 2 before it) once that has passed. Before, any limit at all turned standbys off.
+    await new Promise((r) => setTimeout(r, 11_000));
     try {
       const runId = await submit(`limit-20 ${Date.now()} [mock:delay=1000]`);
       const run = await waitForRun(runId, { timeoutMs: 90_000 });

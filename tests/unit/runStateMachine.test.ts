@@ -96,6 +96,8 @@ describe("resume", () => {
     });
     // Once the guard passes (an earlier rollback's new attempt completed final), resume goes on to the next stage.
     expect(decide(facts(failedAtBoundary), { type: "resume" })).toMatchObject({ ok: true, status: "running", effects: [{ type: "releaseHold" }, { type: "startStage", stageId: "title" }] });
+    // Failed with its last stage completed (imported from an export taken just then): resume lets the driver complete it.
+    expect(decide(facts({ ...failedAtBoundary, next: null }), { type: "resume" })).toEqual({ ok: true, status: "running", event: "run.resumed", effects: [] });
   });
   it("starts a stage whose flow run ended while paused again, but not one whose flow run finished it (the driver records its end)", () => {
     const paused = { status: "paused" as const, flowRunActive: false, currentStage: { stageId: "structure", attempt: 1, status: "running" as const } };

@@ -1,22 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { mayStartWaiting, mustEndIdleWaiting, type PoolOccupancy } from "../../api/runs/waitingFlowRunRule.js";
+import { mustEndIdleWaiting, waitingRoom, type PoolOccupancy } from "../../api/runs/waitingFlowRunRule.js";
 
 const pool = (o: Partial<PoolOccupancy>): PoolOccupancy => ({ paused: false, limit: null, busy: 0, queued: 0, ...o });
 
 describe("waiting flow runs in a work pool with a concurrency limit", () => {
   it("may always start without a limit, never while the pool is paused", () => {
-    expect(mayStartWaiting(pool({ busy: 500 }))).toBe(true);
-    expect(mayStartWaiting(pool({ paused: true }))).toBe(false);
-    expect(mayStartWaiting(pool({ paused: true, limit: 100 }))).toBe(false);
+    expect(waitingRoom(pool({ busy: 500 }))).toBe(Number.POSITIVE_INFINITY);
+    expect(waitingRoom(pool({ paused: true }))).toBe(0);
+    expect(waitingRoom(pool({ paused: true, limit: 100 }))).toBe(0);
   });
 
-  it("start only while, with the new one, half the slots stay free", () => {
-    expect(mayStartWaiting(pool({ limit: 20, busy: 9 }))).toBe(true);
-    expect(mayStartWaiting(pool({ limit: 20, busy: 10 }))).toBe(false);
-    expect(mayStartWaiting(pool({ limit: 20, busy: 5, queued: 5 }))).toBe(false); // queued ones take slots next
-    expect(mayStartWaiting(pool({ limit: 2 }))).toBe(true);
-    expect(mayStartWaiting(pool({ limit: 2, busy: 1 }))).toBe(false);
-    expect(mayStartWaiting(pool({ limit: 1 }))).toBe(false); // its one slot is for stages
+  it("start only as many as leave half the slots free", () => {
+    expect(waitingRoom(pool({ limit: 20, busy: 9 }))).toBe(1);
+    expect(waitingRoom(pool({ limit: 20, busy: 10 }))).toBe(0);
+    expect(waitingRoom(pool({ limit: 20, busy: 5, queued: 5 }))).toBe(0); // queued ones take slots next
+    expect(waitingRoom(pool({ limit: 2 }))).toBe(1); // one, though two spares are wanted
+    expect(waitingRoom(pool({ limit: 2, busy: 1 }))).toBe(0);
+    expect(waitingRoom(pool({ limit: 1 }))).toBe(0); // its one slot is for stages
+    expect(waitingRoom(pool({ limit: 20, busy: 15 }))).toBe(0);
   });
 
   it("end the idle ones when a flow run waits for a slot of a full pool, or the pool is paused", () => {
