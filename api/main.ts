@@ -43,7 +43,7 @@ const wakeWorkers = () => void redis.publish(flowRunsReadyChannel(settings.redis
 const prefectClient = createPrefectClient(settings.prefect.apiUrl);
 const prefect = new PrefectRuns(prefectClient, settings.prefect.deployment, wakeWorkers);
 const prefectDatabase = sharedCheck(() => prefect.ready(), 5000);
-const poolWorkers = new PrefectWorkers(prefectClient, () => prefect.workPoolName(), () => prefect.workQueueName());
+const poolWorkers = new PrefectWorkers(prefectClient, () => prefect.workPoolName(), () => prefect.workQueueName(), settings.prefect.poolReadSeconds * 1000);
 const prefectWorkers = sharedCheck(() => poolWorkers.check(), 5000);
 const prefectReady = async () => {
   await prefect.health();

@@ -37,6 +37,7 @@ const SettingsSchema = z.object({
   QUIRE_FLOW_START_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   QUIRE_STANDBY_FLOW_RUNS: z.enum(["true", "false"]).default("true"),
   QUIRE_SPARE_FLOW_RUNS: z.coerce.number().int().min(0).max(50).default(2),
+  QUIRE_POOL_READ_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
@@ -79,7 +80,7 @@ export interface Settings {
   home: string;
   /** publicUrl: the gateway as its clients reach it, the base of the links it returns. */
   http: { host: string; port: number; publicUrl: string; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
-  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; flowStartSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number };
+  prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; flowStartSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number; poolReadSeconds: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string; databaseUrl?: string };
   stagesFile: string;
@@ -109,6 +110,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       flowStartSeconds: e.QUIRE_FLOW_START_SECONDS,
       standbyFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true",
       spareFlowRuns: e.QUIRE_STANDBY_FLOW_RUNS === "true" ? e.QUIRE_SPARE_FLOW_RUNS : 0,
+      poolReadSeconds: e.QUIRE_POOL_READ_SECONDS,
     },
     redis: { url: e.QUIRE_REDIS_URL || `redis://127.0.0.1:${e.QUIRE_REDIS_PORT}`, queuePrefix: e.QUIRE_QUEUE_PREFIX },
     store: { sqlitePath: e.QUIRE_SQLITE_PATH ?? resolve(e.QUIRE_HOME, "quire.db"), databaseUrl: e.DATABASE_URL },

@@ -4,8 +4,6 @@ import { unwrap } from "./unwrap.js";
 
 /** Prefect's own rule (its foreman service): a worker is offline after this many heartbeat intervals without one. */
 const MISSED_HEARTBEATS = 3;
-/** How long a read of the pool's settings is used: an operator's change is seen within this. */
-const POOL_READ_MS = 10_000;
 /** How long a count of the flow runs under a limit is used (each stage start asks; each count is a request). */
 const OCCUPANCY_READ_MS = 2_000;
 
@@ -27,15 +25,17 @@ export class PrefectWorkers {
     private readonly client: PrefectClient,
     private readonly workPoolName: () => Promise<string>,
     private readonly workQueueName: () => Promise<string | null> = async () => null,
+    /** How long a read of the pool's settings is used: an operator's change is seen within this (QUIRE_POOL_READ_SECONDS). */
+    private readonly poolReadMs = 10_000,
     private readonly now = () => Date.now(),
   ) {}
 
   private poolRead?: { at: number; hold: Promise<WorkPoolHold> };
   private occupancyRead?: { at: number; value: Promise<PoolOccupancy> };
 
-  /** The pool's pause and concurrency limits (its own, its work queue's), read at most every 10 s. */
+  /** The pool's pause and concurrency limits (its own, its work queue's), read at most every `poolReadMs`. */
   pool(): Promise<WorkPoolHold> {
-    if (this.poolRead && this.now() - this.poolRead.at < POOL_READ_MS) return this.poolRead.hold;
+    if (this.poolRead && this.now() - this.poolRead.at < this.poolReadMs) return this.poolRead.hold;
     const hold = (async () => {
       const name = await this.workPoolName();
       const queue = await this.workQueueName();

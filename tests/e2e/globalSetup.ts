@@ -46,6 +46,8 @@ export async function startE2eStack(project: TestProject, extraEnv: Record<strin
     agentWorkers: 2,
     env: {
       QUIRE_POLL_MS: "250",
+      // The pool-limit and pause tests see an operator's change in Prefect within 2 s, not 10.
+      QUIRE_POOL_READ_SECONDS: "2",
       // Not the default, so every e2e test checks that the flows and the TypeScript side name Redis alike.
       QUIRE_QUEUE_PREFIX: "quire-e2e",
       QUIRE_LOG_LEVEL: "info",

@@ -154,7 +154,7 @@ describe("a work pool or work queue with a concurrency limit (set by an operator
     expect((await setLimit(2)).ok).toBe(true);
     try {
       // Before, a stage's flow run queued behind idle waiting ones in the only slots until they gave up
-      // (10 min). The gateway sees the limit within 10 s, and the idle ones end at its next sweep.
+      // (10 min). The gateway sees the limit within its pool read (2 s here), and the idle ones end at its next sweep.
       const runId = await submit(`limit-2 ${Date.now()}`);
       const run = await waitForRun(runId, { timeoutMs: 90_000 });
       expect(run.status).toBe("completed");
@@ -165,9 +165,10 @@ describe("a work pool or work queue with a concurrency limit (set by an operator
 
   it("that leaves room (20 on the pool): each later stage still runs on a flow run started while the stage before it ran", async () => {
     expect((await onPool(20)).ok).toBe(true);
-    // The gateway reads the pool and its queue every 10 s: it has seen this limit (and the end of the
-    // tests' limits of 2 before it) once that has passed. Before, any limit at all turned standbys off.
-    await new Promise((r) => setTimeout(r, 11_000));
+    // The gateway reads the pool and its queue every 2 s here (QUIRE_POOL_READ_SECONDS): it has seen this
+    // limit (and the end of the limits of 2 before it) once that has passed. Before, any limit at all
+    // turned standbys off.
+    await new Promise((r) => setTimeout(r, 3_000));
     try {
       const runId = await submit(`limit-20 ${Date.now()} [mock:delay=1000]`);
       const run = await waitForRun(runId, { timeoutMs: 90_000 });
