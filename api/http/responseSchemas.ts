@@ -11,7 +11,6 @@ extendZodWithOpenApi(z);
  * answers with them, so a field added to an answer and not here fails it.
  */
 
-const nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
 const Links = z.record(z.string(), z.string());
 
 const StageAttempt = z.strictObject({
@@ -21,11 +20,11 @@ const StageAttempt = z.strictObject({
   current: z.boolean().describe("The stage's latest attempt: what the stage is now."),
   plannedSteps: z.number().int(),
   completedSteps: z.number().int().describe("The stage's steps with an accepted output once this attempt ended (reused ones included, a loop's repeats once)."),
-  flowRunId: nullable(z.string()),
-  prefectUrl: nullable(z.string()),
-  createdAt: nullable(z.string()),
-  startedAt: nullable(z.string()),
-  endedAt: nullable(z.string()),
+  flowRunId: z.string().nullable(),
+  prefectUrl: z.string().nullable(),
+  createdAt: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
 });
 
 const StepSettings = z.strictObject({ stepId: z.string(), provider: z.string(), model: z.string(), temperature: z.number(), maxTokens: z.number().int() });
@@ -35,17 +34,17 @@ export const RunView = z
     runId: z.string(),
     status: z.enum(runStatuses),
     mode: z.enum(["auto", "manual"]),
-    category: nullable(z.string()),
+    category: z.string().nullable(),
     idea: z.strictObject({ premise: z.string(), title: z.string().optional(), audience: z.string().optional(), category: z.string().optional() }),
-    currentStage: nullable(z.string()),
-    currentStep: nullable(z.string()).describe("The next step of the current stage without an output; null at a boundary or the end."),
+    currentStage: z.string().nullable(),
+    currentStep: z.string().nullable().describe("The next step of the current stage without an output; null at a boundary or the end."),
     percent: z.number(),
     completedSteps: z.number().int(),
     plannedSteps: z.number().int(),
-    error: nullable(z.string()),
+    error: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    completedAt: nullable(z.string()),
+    completedAt: z.string().nullable(),
     stages: z.array(StageAttempt),
     settings: z.record(z.string(), z.array(StepSettings)),
     links: Links,
@@ -64,15 +63,15 @@ export const RunListPage = z
         runId: z.string(),
         status: z.enum(runStatuses),
         mode: z.enum(["auto", "manual"]),
-        category: nullable(z.string()),
+        category: z.string().nullable(),
         premise: z.string(),
-        title: nullable(z.string()),
-        currentStage: nullable(z.string()),
+        title: z.string().nullable(),
+        currentStage: z.string().nullable(),
         createdAt: z.string(),
         updatedAt: z.string(),
       }),
     ),
-    nextCursor: nullable(z.string()).describe("Pass back as ?cursor= for the next page (newest first); null on the last."),
+    nextCursor: z.string().nullable().describe("Pass back as ?cursor= for the next page (newest first); null on the last."),
   })
   .openapi("RunListPage");
 
@@ -95,8 +94,8 @@ const Output = z.strictObject({
   version: z.number().int(),
   status: z.enum(["accepted", "superseded"]),
   content: z.record(z.string(), z.unknown()),
-  supersededAt: nullable(z.string()),
-  supersededBy: nullable(z.strictObject({ id: z.number().int(), version: z.number().int(), stageAttempt: z.number().int() })).optional(),
+  supersededAt: z.string().nullable(),
+  supersededBy: z.strictObject({ id: z.number().int(), version: z.number().int(), stageAttempt: z.number().int() }).nullable().optional(),
 });
 
 export const OutputsPage = z
@@ -111,11 +110,11 @@ const AuditEntry = z.strictObject({
   request: z.unknown(),
   response: z.unknown(),
   outcome: z.enum(auditOutcomes),
-  error: nullable(z.string()),
-  inputTokens: nullable(z.number().int()),
-  outputTokens: nullable(z.number().int()),
+  error: z.string().nullable(),
+  inputTokens: z.number().int().nullable(),
+  outputTokens: z.number().int().nullable(),
   latencyMs: z.number(),
-  finishReason: nullable(z.string()),
+  finishReason: z.string().nullable(),
 });
 
 export const AuditPage = z
