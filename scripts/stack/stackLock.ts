@@ -34,7 +34,7 @@ export function claimLock(home: string, ports: { gateway: number; prefect: numbe
   let orphans: StackChild[] = [];
   if (existsSync(file)) {
     const held = readLock(file, say);
-    if (held && launcherAlive(held)) {
+    if (held && sameProcessAlive(held.pid, held.pidStartedAt)) {
       throw new StackAlreadyRunning(
         `a Quire stack is already running from ${home} (launcher pid ${held.pid}, gateway on port ${held.gatewayPort}); stop it with Ctrl-C there, or set QUIRE_HOME and the QUIRE_*_PORT variables to run a second one. If no stack runs there, delete ${file}`,
       );
@@ -89,7 +89,7 @@ export async function stopOrphans(orphans: StackChild[], say: (msg: string) => v
  * the leader gone, what it spawned (a dead worker's flow processes): a group id is not reused while the
  * group lives.
  */
-const leftRunning = (c: StackChild) => launcherAlive({ pid: c.pid, pidStartedAt: c.startedAt, gatewayPort: 0, prefectPort: 0, redisPort: 0 }) || (!pidExists(c.pid) && groupAlive(c));
+const leftRunning = (c: StackChild) => sameProcessAlive(c.pid, c.startedAt) || (!pidExists(c.pid) && groupAlive(c));
 
 function pidExists(pid: number): boolean {
   try {
@@ -123,8 +123,4 @@ function readLock(file: string, say: (msg: string) => void): LockContent | undef
   }
   say(`ignoring the unreadable lock file ${file} (left by a launcher that was killed?)`);
   return undefined;
-}
-
-function launcherAlive({ pid, pidStartedAt }: LockContent): boolean {
-  return sameProcessAlive(pid, pidStartedAt);
 }
