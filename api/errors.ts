@@ -5,6 +5,7 @@
 export type ErrorCode =
   | "invalid_input"
   | "unauthorized"
+  | "forbidden"
   | "not_found"
   | "conflict"
   | "payload_too_large"
@@ -22,13 +23,33 @@ export abstract class QuireError extends Error {
   }
 }
 
+export interface Issue {
+  path: string;
+  message: string;
+}
+/** At most this many issues are listed, so a small request cannot ask for a huge answer. */
+const MAX_ISSUES = 20;
+
 export class InvalidInput extends QuireError {
   readonly code = "invalid_input";
   readonly httpStatus = 400;
+
+  /** One 400 for a list of issues: each named in `details.issues` and the message (the first 20; `details.moreIssues` counts the rest). */
+  static fromIssues(issues: Issue[], prefix = ""): InvalidInput {
+    const listed = issues.slice(0, MAX_ISSUES);
+    const more = issues.length - listed.length;
+    const message = `${prefix}${listed.map((i) => `${i.path}: ${i.message}`).join("; ")}${more ? `; and ${more} more` : ""}`;
+    return new InvalidInput(message, { issues: listed, ...(more && { moreIssues: more }) });
+  }
 }
 export class Unauthorized extends QuireError {
   readonly code = "unauthorized";
   readonly httpStatus = 401;
+}
+/** A request from where this gateway does not serve: a foreign Host (DNS rebinding) or a command from another site's page. */
+export class Forbidden extends QuireError {
+  readonly code = "forbidden";
+  readonly httpStatus = 403;
 }
 export class NotFound extends QuireError {
   readonly code = "not_found";

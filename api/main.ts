@@ -29,6 +29,7 @@ import { Credentials } from "./config/credentials.js";
 import { PrefectSecrets } from "./prefect/prefectSecrets.js";
 import type { ProviderDefaults } from "./runs/stagePlan.js";
 import { openStore } from "./store/openStore.js";
+import { allowedHostsFor, isLoopbackHost } from "./http/requestSource.js";
 import { stepQueueName } from "../workers/queueNames.js";
 
 const settings = loadSettings();
@@ -95,6 +96,8 @@ const app = createApp({
   log,
   apiKey: settings.http.apiKey,
   bodyLimit: settings.http.bodyLimit,
+  allowedHosts: allowedHostsFor(settings.http.host, gatewayUrl, settings.http.allowedHosts),
+  maxStreams: settings.http.maxStreams,
   healthChecks: [
     // Its API on every call; its database (/ready) at most every 5 s while it answers.
     { name: "prefect", check: prefectReady },
@@ -112,6 +115,9 @@ const app = createApp({
 
 const server = app.listen(settings.http.port, settings.http.host, () => {
   log.info({ url: gatewayUrl, prefect: settings.prefect.apiUrl }, "gateway listening");
+  if (!settings.http.apiKey && !isLoopbackHost(settings.http.host)) {
+    log.warn({ host: settings.http.host }, "listening beyond this machine without QUIRE_API_KEY: whoever reaches this port can read every book and drive every run (docs/security.md)");
+  }
   driver.start();
 });
 

@@ -1,7 +1,7 @@
 // Agent worker process: consumes step jobs from Redis, calls the provider, writes outputs and audit.
 import { loadStageGraph } from "../api/config/stageGraph.js";
 import { loadSettings } from "../api/config/settings.js";
-import { createLogger } from "../api/logging.js";
+import { createLogger, withoutPassword } from "../api/logging.js";
 import { Redis } from "ioredis";
 import { EventNotifier, eventsChannel, flowFinishedChannel } from "../api/events/eventNotifier.js";
 import { notifyingStore } from "../api/store/notifyingStore.js";
@@ -30,7 +30,7 @@ const worker = new AgentWorker({ store, providers, graph, log, lastStepAccepted 
   concurrency: { mock: settings.worker.concurrency, openai: settings.providers.openai.concurrency, gemini: settings.providers.gemini.concurrency },
 });
 worker.start();
-log.info({ providers: providers.names(), redis: settings.redis.url }, "agent worker started");
+log.info({ providers: providers.names(), redis: withoutPassword(settings.redis.url) }, "agent worker started");
 
 let stopping = false;
 async function stop(signal: string) {

@@ -40,6 +40,8 @@ const SettingsSchema = z.object({
   QUIRE_POOL_READ_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   QUIRE_JOB_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   QUIRE_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  QUIRE_ALLOWED_HOSTS: z.string().min(1).optional(),
+  QUIRE_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1000),
   QUIRE_MOCK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(0),
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
@@ -79,7 +81,7 @@ export interface ProviderSettings {
 export interface Settings {
   home: string;
   /** publicUrl: the gateway as its clients reach it, the base of the links it returns. */
-  http: { host: string; port: number; publicUrl: string; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number };
+  http: { host: string; port: number; publicUrl: string; apiKey?: string; bodyLimit: string; sseHeartbeatMs: number; maxStreams: number; allowedHosts?: string };
   prefect: { apiUrl: string; uiUrl: string; deployment: string; pollMs: number; flowLeaseSeconds: number; flowStartSeconds: number; standbyFlowRuns: boolean; spareFlowRuns: number; poolReadSeconds: number };
   redis: { url: string; queuePrefix: string };
   store: { sqlitePath: string; databaseUrl?: string };
@@ -100,7 +102,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const prefectBase = `http://127.0.0.1:${e.QUIRE_PREFECT_PORT}`;
   return {
     home: e.QUIRE_HOME,
-    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, publicUrl: (e.QUIRE_PUBLIC_URL ?? `http://${e.QUIRE_HOST}:${e.QUIRE_PORT}`).replace(/\/+$/, ""), apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS },
+    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, publicUrl: (e.QUIRE_PUBLIC_URL ?? `http://${e.QUIRE_HOST}:${e.QUIRE_PORT}`).replace(/\/+$/, ""), apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS, maxStreams: e.QUIRE_MAX_STREAMS, allowedHosts: e.QUIRE_ALLOWED_HOSTS },
     prefect: {
       apiUrl: e.PREFECT_API_URL ?? `${prefectBase}/api`,
       uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,

@@ -5,6 +5,14 @@ import { z } from "zod";
 export const providerNames = ["mock", "openai", "gemini"] as const;
 export const ProviderName = z.enum(providerNames);
 export type ProviderName = z.infer<typeof ProviderName>;
+/**
+ * A model name as providers spell them (gpt-4o-mini, ft:gpt-4o-mini:org::id, tunedModels/x): it goes into
+ * Gemini's URL path, so nothing that could end or leave the path (# ? % and spaces, "..", "//").
+ */
+export const ModelName = z
+  .string()
+  .trim()
+  .regex(/^(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,199}$/, 'a model name: letters, digits and . _ : @ + / - (at most 200), no ".." or "//"');
 
 export const outputKinds = ["text", "list", "review", "titles"] as const;
 export const OutputKind = z.enum(outputKinds);
@@ -15,7 +23,7 @@ const stageId = z.string().regex(/^[a-z][a-z0-9_]{1,40}$/, "a stage id is lower_
 
 export const StepSettings = z.strictObject({
   provider: ProviderName.optional(),
-  model: z.string().min(1).optional(),
+  model: ModelName.optional(),
   temperature: z.number().min(0).max(2).optional(),
   maxTokens: z.number().int().positive().max(200_000).optional(),
   timeoutSeconds: z.number().positive().max(3600).optional(),

@@ -3,7 +3,7 @@ import type { EventHub } from "../events/eventNotifier.js";
 import type { RunService } from "../runs/runService.js";
 import type { Store } from "../store/store.js";
 import { lastEventId, openSseStream, type SseStreamOptions } from "./sseStream.js";
-import { InvalidInput } from "../errors.js";
+import { InvalidInput, Unavailable } from "../errors.js";
 import { EventsQuery, RunEventsQuery } from "./schemas.js";
 import { validate } from "./validate.js";
 
@@ -13,6 +13,8 @@ export interface EventRoutesDeps {
   store: Store;
   hub: EventHub;
   sse: SseStreamOptions;
+  /** Event streams open at once, at most (QUIRE_MAX_STREAMS): each holds a socket, and file descriptors run out. */
+  maxStreams: number;
 }
 
 const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("text/event-stream"));
@@ -22,11 +24,19 @@ const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("te
  * Last-Event-ID gets exactly what it missed. `id:` is the run's seq on a run's stream, and the global
  * event id on /events.
  */
-export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps): Router {
+export function eventRoutes({ runs, store, hub, sse, metrics, maxStreams }: EventRoutesDeps): Router {
   const router = Router();
+  let open = 0;
+  const refuseBeyondLimit = () => {
+    if (open >= maxStreams) throw new Unavailable(`${open} event streams are open, the most this gateway serves (QUIRE_MAX_STREAMS); close one, or try again later`);
+  };
   const track = (stream: { onClose(cleanup: () => void): void }) => {
+    open++;
     metrics?.streamClients.inc();
-    stream.onClose(() => metrics?.streamClients.dec());
+    stream.onClose(() => {
+      open--;
+      metrics?.streamClients.dec();
+    });
   };
 
   router.get("/orchestrator/runs/:id/events", async (req, res) => {
@@ -43,6 +53,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
       res.json({ runId: run.id, events: await store.listEvents(run.id, resumeAfter) });
       return;
     }
+    refuseBeyondLimit();
     let after = resumeAfter;
     const stream = openSseStream(req, res, sse, async (write) => {
       for (const event of await store.listEvents(run.id, after)) {
@@ -65,6 +76,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics }: EventRoutesDeps)
     // a reconnect (Last-Event-ID, 0 for "from the start") replays what it missed.
     const resumeAfter = lastEventId(req);
     let after = resumeAfter ?? (await store.latestEventId());
+    refuseBeyondLimit(); // no await from here to track(): the count is exact
     const stream = openSseStream(req, res, { ...sse, startId: resumeAfter === undefined ? after : undefined }, async (write) => {
       for (;;) {
         const batch = await store.listEventsAfter(after, { category, limit: 500 });

@@ -5,11 +5,13 @@ import { AuditPage, EventsPage, HealthReport, Imported, OutputsPage, ProgressEve
 import { AuditQuery, ErrorBody, EventsQuery, GlobalAuditQuery, HistoryQuery, RollbackBody, RunAccepted, RunEventsQuery, RunListQuery, RunSubmission } from "./schemas.js";
 
 /** The gateway's OpenAPI document, generated from the same zod schemas that validate requests. */
-export function buildOpenApiDocument(serverUrl: string) {
+export function buildOpenApiDocument(serverUrl: string, opts: { bearerAuth: boolean } = { bearerAuth: false }) {
   const registry = new OpenAPIRegistry();
+  if (opts.bearerAuth) registry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "QUIRE_API_KEY" });
   const described = {
     400: "invalid input: details.issues lists {path, message}",
     401: "missing or wrong bearer token (QUIRE_API_KEY)",
+    403: "a Host or a page Origin this gateway does not serve (docs/security.md)",
     404: "unknown run or stage",
     409: "not allowed now (the message says why)",
     413: "body over the limit",
@@ -17,9 +19,9 @@ export function buildOpenApiDocument(serverUrl: string) {
     502: "Prefect refused the gateway's request (prefect_refused)",
     503: "Prefect, Redis or the store is down (named in the message)",
   } as const;
-  /** Only the errors the route can answer. */
+  /** Only the errors the route can answer (every route can answer 403). */
   const errors = (...codes: (keyof typeof described)[]) =>
-    Object.fromEntries(codes.map((code) => [code, { description: described[code], content: { "application/json": { schema: ErrorBody } } }]));
+    Object.fromEntries([...codes, 403 as const].map((code) => [code, { description: described[code], content: { "application/json": { schema: ErrorBody } } }]));
   const json = (description: string, schema: z.ZodType) => ({ description, content: { "application/json": { schema } } });
   const runId = z.object({ id: z.string() });
   const stageParams = z.object({ id: z.string(), stageId: z.string() });
@@ -34,7 +36,7 @@ export function buildOpenApiDocument(serverUrl: string) {
   const command = { 200: json("the run after the command", RunView), ...errors(400, 401, 404, 409, 413, 415, 502, 503) };
 
   registry.register("ProgressEvent", ProgressEvent);
-  registry.registerPath({ method: "get", path: "/health", summary: "Checks of Prefect, Redis, the store and agent workers", responses: { 200: json("all checks pass", HealthReport), 503: json("a check failed", HealthReport) } });
+  registry.registerPath({ method: "get", path: "/health", summary: "Checks of Prefect, Redis, the store and agent workers (a failing check's message only with the API key)", security: [], responses: { 200: json("all checks pass", HealthReport), 503: json("a check failed", HealthReport), ...errors() } });
   registry.registerPath({ method: "get", path: "/stages/defaults", summary: "The stage graph with each step's defaults", responses: { 200: json("stage graph", z.record(z.string(), z.unknown())), ...errors(401) } });
   registry.registerPath({
     method: "post",
@@ -87,5 +89,6 @@ export function buildOpenApiDocument(serverUrl: string) {
     openapi: "3.1.0",
     info: { title: "Quire gateway", version: "0.1.0", description: "Book workflow orchestrator over Prefect 2" },
     servers: [{ url: serverUrl }],
+    ...(opts.bearerAuth && { security: [{ bearerAuth: [] }] }),
   });
 }

@@ -1,5 +1,5 @@
-import express, { Router } from "express";
-import { InvalidInput, NotFound } from "../errors.js";
+import express, { type RequestHandler, Router } from "express";
+import { InvalidInput, NotFound, Unavailable } from "../errors.js";
 import { RunBundle } from "../store/runBundle.js";
 import { requireStage, type StageGraph } from "../config/stageGraph.js";
 import type { RunControl } from "../runs/runControl.js";
@@ -81,7 +81,7 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
     res.attachment(`quire-run-${req.params.id}.json`).json(bundle);
   });
 
-  router.post(IMPORT_PATH, express.json({ limit: "50mb", type: JSON_TYPES }), async (req, res) => {
+  router.post(IMPORT_PATH, oneAtATime("another import is being read; try again when it is done"), express.json({ limit: "50mb", type: JSON_TYPES }), async (req, res) => {
     const bundle = validate(RunBundle, req.body, "body");
     await runs.importRun(bundle);
     const self = `${links.gatewayUrl}/orchestrator/runs/${bundle.run.id}`;
@@ -115,9 +115,34 @@ export function runRoutes({ runs, control, store, graph, providerDefaults, links
   return router;
 }
 
-/** A page of audit entries; a full page says where the next one starts (`?afterId=`). */
+/**
+ * Requests on this route one at a time: an import's body (up to 50 MB) is parsed and checked on the event
+ * loop, a second or two each; several at once held up every other request and filled the heap.
+ */
+function oneAtATime(busy: string): RequestHandler {
+  let running = false;
+  return (_req, res, next) => {
+    if (running) throw new Unavailable(busy);
+    running = true;
+    res.on("close", () => (running = false));
+    next();
+  };
+}
+
+/** An audit page is cut at about this many bytes of JSON (a step's exchange can be large), still with its first entry. */
+const AUDIT_PAGE_BYTES = 16 * 1024 * 1024;
+
+/** A page of audit entries; a full page (by count or by size) says where the next one starts (`?afterId=`). */
 function auditPage(entries: AuditRecord[], limit: number) {
-  return { entries, ...(entries.length === limit && entries.length > 0 ? { nextAfterId: entries.at(-1)!.id } : {}) };
+  let bytes = 0;
+  const page: AuditRecord[] = [];
+  for (const entry of entries) {
+    bytes += JSON.stringify(entry).length;
+    if (page.length > 0 && bytes > AUDIT_PAGE_BYTES) break;
+    page.push(entry);
+  }
+  const full = page.length === limit || page.length < entries.length;
+  return { entries: page, ...(full && page.length > 0 ? { nextAfterId: page.at(-1)!.id } : {}) };
 }
 
 /** The list's page mark: where the last run of a page stands in its order (newest first). Opaque to clients. */

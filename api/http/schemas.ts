@@ -1,30 +1,19 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { ProviderName } from "../config/stageGraphSchema.js";
+import { Category, ideaFields, overrideFields, StageIds } from "../runs/runRequestSchema.js";
 import { runStatuses } from "../store/records.js";
 
 extendZodWithOpenApi(z);
 
 /** Request bodies and query strings of the HTTP contract; the OpenAPI document is generated from them. */
 
-const Category = z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "category is lower-case letters, digits and dashes");
-
-const StageOverride = z.strictObject({
-  provider: ProviderName.optional(),
-  model: z.string().trim().min(1).max(200).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  maxTokens: z.number().int().positive().max(200_000).optional(),
-});
+const StageOverride = z.strictObject(overrideFields);
 
 export const RunSubmission = z
   .strictObject({
-    idea: z.strictObject({
-      premise: z.string().trim().min(1, "premise must not be empty").max(5000),
-      title: z.string().trim().min(1).max(300).optional(),
-      audience: z.string().trim().min(1).max(500).optional(),
-      category: Category.optional(),
-    }),
-    stages: z.array(z.string()).min(1).optional().openapi({ description: "Stage ids to run, in graph order; default all." }),
+    idea: z.strictObject(ideaFields),
+    stages: StageIds.optional().openapi({ description: "Stage ids to run, in graph order; default all." }),
     provider: ProviderName.optional(),
     overrides: StageOverride.extend({ stages: z.record(z.string(), StageOverride).optional() }).optional(),
     mode: z.enum(["auto", "manual"]).default("auto"),

@@ -10,5 +10,5 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 
   const issues = parsed.error.issues.flatMap((i) =>
     i.code === "unrecognized_keys" ? i.keys.map((key) => ({ path: at([...i.path, key]), message: `unknown field "${key}"` })) : [{ path: at(i.path), message: i.message }],
   );
-  throw new InvalidInput(`invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, { issues });
+  throw InvalidInput.fromIssues(issues, `invalid ${where}: `);
 }

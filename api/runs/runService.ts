@@ -74,7 +74,7 @@ export class RunService {
 
 /** A client's mistakes, all at once, as one 400 whose details list each with its path. */
 function refuseIssues(issues: Issue[]): void {
-  if (issues.length) throw new InvalidInput(issues.map((i) => `${i.path}: ${i.message}`).join("; "), { issues });
+  if (issues.length) throw InvalidInput.fromIssues(issues);
 }
 
 /** Where the request chose the provider (the deepest override first); "provider" when it is a default. */

@@ -9,7 +9,8 @@ import type { RunBundle } from "./runBundle.js";
 export function intoThePast(bundle: RunBundle, now: Date): RunBundle {
   const { run, stageRuns, outputs, audit, events } = bundle;
   const all = [run.createdAt, run.completedAt, ...stageRuns.flatMap((s) => [s.createdAt, s.startedAt, s.endedAt]), ...outputs.flatMap((o) => [o.createdAt, o.supersededAt]), ...audit.map((a) => a.createdAt), ...events.map((e) => e.at)];
-  const latest = Math.max(...all.flatMap((t) => (t ? [Date.parse(t)] : [])));
+  // A loop, not Math.max(...): a long run's hundred thousand timestamps would overflow the call stack.
+  const latest = all.reduce((max, t) => (t ? Math.max(max, Date.parse(t)) : max), -Infinity);
   const offset = latest - now.getTime();
   if (!(offset > 0)) return bundle;
   const shift = <T extends string | null | undefined>(t: T): T => (t ? new Date(Date.parse(t) - offset).toISOString() : t) as T;

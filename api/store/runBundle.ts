@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ProviderName } from "../config/stageGraphSchema.js";
+import { Category, ideaFields, overrideFields, StageIds } from "../runs/runRequestSchema.js";
 import { progressEventTypes } from "../events/progressEvent.js";
 import { auditOutcomes, runStatuses, stageRunStatuses } from "./records.js";
 
@@ -10,7 +11,17 @@ import { auditOutcomes, runStatuses, stageRunStatuses } from "./records.js";
  * names the field, never a half-written run. Row ids and run ids inside the records are not read: the
  * importing store numbers its own rows under `run.id`.
  */
-const json = z.record(z.string(), z.unknown());
+/**
+ * Free-form JSON (an output's content, an audit entry's exchange, an event's data), nested at most 64 deep:
+ * what Quire writes is a few levels deep, and a document nested thousands deep would overflow the stack
+ * of the JSON.stringify that stores it (a 500 instead of a 400).
+ */
+const MAX_DEPTH = 64;
+const shallow = (value: unknown) => nestingDepth(value, MAX_DEPTH) <= MAX_DEPTH;
+const nested = `nested more than ${MAX_DEPTH} levels deep`;
+const json = z.record(z.string(), z.unknown()).refine(shallow, nested);
+const anyJson = z.unknown().refine(shallow, nested);
+const modelName = z.string().max(200);
 // Stored as UTC ISO text and compared as text (ordering, audit time ranges): any offset is made UTC here.
 const timestamp = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
 // The columns are 32-bit integers: a larger number is the document's mistake (400), not the database's (500).
@@ -18,22 +29,18 @@ const int32 = 2_147_483_647;
 const count = z.number().int().min(0).max(int32);
 const ordinal = z.number().int().min(1).max(int32);
 
-const Override = z.object({
-  provider: ProviderName.optional(),
-  model: z.string().min(1).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  maxTokens: z.number().int().positive().optional(),
-});
+// Bounded as a submission is: an imported run's request feeds its prompts as much as a submitted one's.
+const Override = z.object(overrideFields);
 
 const BundledRun = z.object({
   // It appears in URLs, headers and pages: letters, digits and . _ : - only (this installation's are UUIDs).
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/, "letters, digits and . _ : - only, at most 200"),
   status: z.enum(runStatuses),
   mode: z.enum(["auto", "manual"]),
-  category: z.string().nullish(),
+  category: Category.nullish(),
   request: z.object({
-    idea: z.object({ premise: z.string().min(1), title: z.string().optional(), audience: z.string().optional(), category: z.string().optional() }),
-    stages: z.array(z.string()).min(1),
+    idea: z.object(ideaFields),
+    stages: StageIds,
     provider: ProviderName.optional(),
     overrides: Override.extend({ stages: z.record(z.string(), Override).optional() }).optional(),
     mode: z.enum(["auto", "manual"]),
@@ -47,7 +54,7 @@ const BundledRun = z.object({
 const BundledStageRun = z.object({
   stageId: z.string(),
   attempt: ordinal,
-  // A Prefect flow run id; the driver reads it from this Prefect (a missing one reads as Failed).
+  // A flow run of the exporting installation's Prefect: not imported (runImport.ts); its events still name it.
   flowRunId: z.uuid().nullable(),
   status: z.enum(stageRunStatuses),
   plannedSteps: count,
@@ -66,7 +73,7 @@ const BundledOutput = z.object({
   status: z.enum(["accepted", "superseded"]),
   content: json,
   provider: ProviderName,
-  model: z.string(),
+  model: modelName,
   jobId: z.string(),
   createdAt: timestamp,
   supersededAt: timestamp.nullable(),
@@ -80,11 +87,11 @@ const BundledAudit = z.object({
   jobId: z.string(),
   attempt: ordinal,
   provider: ProviderName,
-  model: z.string(),
+  model: modelName,
   temperature: z.number(),
   maxTokens: count,
-  request: z.unknown(),
-  response: z.unknown(),
+  request: anyJson,
+  response: anyJson,
   outcome: z.enum(auditOutcomes),
   error: z.string().nullable(),
   inputTokens: count.nullable(),
@@ -115,3 +122,17 @@ export const RunBundle = z.object({
   events: z.array(BundledEvent),
 });
 export type RunBundle = z.infer<typeof RunBundle>;
+
+/** How deep `value` nests (a scalar is 0), counted without recursion; stops counting past `limit`. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const todo: [unknown, number][] = [[value, 0]];
+  while (todo.length) {
+    const [v, depth] = todo.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth + 1 > limit) return depth + 1;
+    deepest = Math.max(deepest, depth + 1);
+    for (const child of Object.values(v)) todo.push([child, depth + 1]);
+  }
+  return deepest;
+}

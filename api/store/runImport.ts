@@ -14,7 +14,9 @@ const liveStage = new Set<string>(openStageRunStatuses);
  * own; versions, attempts, event seqs and timestamps are kept (moved back as a whole if they lie in
  * the future: bundleClock.ts). A run that was not finished where it came
  * from is imported as failed, with a reason: its flow runs belong to the other Prefect, and `resume`
- * starts the stage again here, reusing every accepted output.
+ * starts the stage again here, reusing every accepted output. Its stage attempts keep no flow run id:
+ * those name flow runs of the other Prefect (or, in this one, another book's), which a cancel or a
+ * rollback here would act on. The `stage.started` events still name them.
  */
 export async function importRunRows(db: Kysely<Database>, document: RunBundle, eventOrder: (db: Kysely<Database>) => Promise<void>): Promise<void> {
   const importedAt = new Date().toISOString();
@@ -41,7 +43,7 @@ export async function importRunRows(db: Kysely<Database>, document: RunBundle, e
   for (const s of bundle.stageRuns) {
     await db
       .insertInto("stage_runs")
-      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: s.flowRunId, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, ended_at: s.endedAt })
+      .values({ run_id: run.id, stage_id: s.stageId, attempt: s.attempt, flow_run_id: null, status: liveStage.has(s.status) ? "failed" : s.status, planned_steps: s.plannedSteps, created_at: s.createdAt, started_at: s.startedAt, ended_at: s.endedAt })
       .execute();
   }
   for (const o of bundle.outputs) {

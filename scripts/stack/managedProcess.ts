@@ -7,6 +7,9 @@ import { execa, type Options, type ResultPromise } from "execa";
  * A child process of the stack, in its own process group (so stopping it also stops what it spawned,
  * e.g. the flow runs of a Prefect worker), with its output appended to <logDir>/<name>.log.
  */
+/** A child's environment on top of the launcher's: a variable set to undefined is taken out of it. */
+export type ChildEnv = Record<string, string | undefined>;
+
 export class ManagedProcess {
   readonly logFile: string;
   private child?: ChildProcess;
@@ -20,7 +23,7 @@ export class ManagedProcess {
     readonly name: string,
     private readonly command: string,
     private readonly args: string[],
-    private readonly opts: { cwd: string; env: Record<string, string>; logDir: string },
+    private readonly opts: { cwd: string; env: ChildEnv; logDir: string },
   ) {
     mkdirSync(opts.logDir, { recursive: true });
     this.logFile = join(opts.logDir, `${name}.log`);

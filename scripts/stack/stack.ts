@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { ManagedProcess } from "./managedProcess.js";
+import { type ChildEnv, ManagedProcess } from "./managedProcess.js";
 import { claimLock, recordChild, releaseLock, StackAlreadyRunning, stopOrphans } from "./stackLock.js";
 import { httpOk, portInUse, waitFor } from "./waitFor.js";
 
@@ -70,7 +70,8 @@ export class Stack {
     await stopOrphans(orphans, say);
     process.once("exit", this.killAll);
     const bin = (name: string) => join(root, ".venv", "bin", name);
-    const prefectEnv: Record<string, string> = {
+    const prefectEnv: ChildEnv = {
+      ...GATEWAY_SECRETS_UNSET,
       PREFECT_HOME: join(home, "prefect"),
       PREFECT_API_URL: this.prefectApiUrl,
       PREFECT_SERVER_ANALYTICS_ENABLED: "false",
@@ -78,13 +79,16 @@ export class Stack {
       PREFECT_CLI_PROMPT: "false",
       PREFECT_WORKER_QUERY_SECONDS: "0.5",
       PREFECT_WORKER_PREFETCH_SECONDS: "5",
+      // Prefect answers any page's request by default (CORS "*"), and its API can run commands on the
+      // worker's host: only the UI's own origins (docs/security.md).
+      PREFECT_SERVER_CORS_ALLOWED_ORIGINS: prefectUiOrigins(ports.prefect),
       // The server does not check CSRF tokens (PREFECT_SERVER_CSRF_PROTECTION_ENABLED is off by default);
       // without this, every Prefect client (two per flow run) first asks the server for one anyway.
       PREFECT_CLIENT_CSRF_SUPPORT_ENABLED: "false",
       QUIRE_ROOT: root,
       QUIRE_REDIS_URL: this.redisUrl,
       // Quire settings given to this stack reach every process, so the flows name Redis and leases as the gateway does.
-      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_"))),
+      ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_") && !(k in GATEWAY_SECRETS_UNSET))),
     };
     const quireEnv: Record<string, string> = {
       QUIRE_HOME: home,
@@ -101,7 +105,7 @@ export class Stack {
         mkdirSync(join(home, "redis"), { recursive: true });
         // Append-only file with fsync every second: a restarted Redis keeps its queued jobs.
         const args = ["--port", String(ports.redis), "--bind", "127.0.0.1", "--dir", join(home, "redis"), "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""];
-        const redis = this.define("redis", STOP_TIER.redis, "redis-server", args, {}, (p) =>
+        const redis = this.define("redis", STOP_TIER.redis, "redis-server", args, GATEWAY_SECRETS_UNSET, (p) =>
           waitFor("redis", async () => (await execa("redis-cli", ["-p", String(ports.redis), "ping"], { reject: false })).stdout === "PONG", { timeoutMs: 20_000, failFast: this.failFast(p) }),
         );
         say(`starting Redis on ${ports.redis}`);
@@ -143,7 +147,8 @@ export class Stack {
       if (deployed.exitCode !== 0) throw new Error(`prefect deploy failed:\n${deployed.all?.slice(-3000)}`);
       say("waiting for /health (Prefect and its worker, Redis, store, agent workers)");
       // The last answer (a 503 names the failing check) is in the timeout's message.
-      await waitFor(`stack health (logs in ${join(home, "logs")})`, () => httpOk(`${this.gatewayUrl}/health`), { timeoutMs: 60_000, intervalMs: 500, failFast: this.failFast() });
+      // With the key, if set: only then does /health name a failing check's reason.
+      await waitFor(`stack health (logs in ${join(home, "logs")})`, () => httpOk(`${this.gatewayUrl}/health`, this.gatewayHeaders), { timeoutMs: 60_000, intervalMs: 500, failFast: this.failFast() });
       if (this.stopped) throw new Error("the stack was stopped while starting");
       if (this.startupExit) throw new Error(this.startupExit);
       this.started = true;
@@ -177,7 +182,7 @@ export class Stack {
     process.removeListener("exit", this.killAll);
   }
 
-  private define(name: string, stopTier: number, command: string, args: string[], env: Record<string, string>, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
+  private define(name: string, stopTier: number, command: string, args: string[], env: ChildEnv, ready?: (p: ManagedProcess) => Promise<void>): ManagedProcess {
     const p = new ManagedProcess(name, command, args, { cwd: this.opts.root, env, logDir: join(this.opts.home, "logs") });
     p.onExit((why) => this.supervise(p, why));
     this.processes.set(name, p);
@@ -241,7 +246,17 @@ function logTail(file: string, lines = 8): string {
   }
 }
 
-async function ensureWorkPool(prefect: string, apiUrl: string, env: Record<string, string>, cwd: string) {
+/** The origins the Prefect UI is opened from: the only pages whose requests its API answers. */
+export const prefectUiOrigins = (port: number) => `http://127.0.0.1:${port},http://localhost:${port}`;
+
+/**
+ * What only the gateway and agent workers read: kept out of Redis, the Prefect server and its workers
+ * (and so the flow processes, and whatever a flow run's command runs). Unset, not merely not given:
+ * children inherit the launcher's environment.
+ */
+export const GATEWAY_SECRETS_UNSET: ChildEnv = { OPENAI_API_KEY: undefined, GEMINI_API_KEY: undefined, QUIRE_API_KEY: undefined, DATABASE_URL: undefined };
+
+async function ensureWorkPool(prefect: string, apiUrl: string, env: ChildEnv, cwd: string) {
   const res = await fetch(`${apiUrl}/work_pools/quire`);
   if (res.ok) return;
   const created = await execa(prefect, ["work-pool", "create", "quire", "--type", "process"], { cwd, env, reject: false, all: true });

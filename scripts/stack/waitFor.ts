@@ -18,8 +18,8 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, opts:
 }
 
 /** True on a 2xx; any other answer throws with its status and body (e.g. /health's 503 naming the failing check), which waitFor reports on timeout. */
-export async function httpOk(url: string): Promise<boolean> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+export async function httpOk(url: string, headers: Record<string, string> = {}): Promise<boolean> {
+  const res = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
   if (res.ok) return true;
   const body = (await res.text().catch(() => "")).trim().slice(0, 1000);
   throw new Error(`${url} answered ${res.status}${body ? `: ${body}` : ""}`);

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ManagedProcess } from "../../scripts/stack/managedProcess.js";
+import { GATEWAY_SECRETS_UNSET } from "../../scripts/stack/stack.js";
 
 /** Running, not a zombie waiting for a parent that never reaps it (PID 1 in a container may not). */
 const alive = (pid: number) => {
@@ -42,6 +43,25 @@ describe("ManagedProcess (the launcher's supervision)", () => {
       expect(readFileSync(proc.logFile, "utf8")).toBe("out\nerr\n");
     } finally {
       proc.signal("SIGKILL");
+    }
+  });
+
+  it("takes a variable set to undefined out of what its process inherits: the provider and API keys never reach Redis or Prefect's processes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "managed-"));
+    const inherited = { OPENAI_API_KEY: process.env.OPENAI_API_KEY, QUIRE_API_KEY: process.env.QUIRE_API_KEY };
+    process.env.OPENAI_API_KEY = "sk-launcher-shell";
+    process.env.QUIRE_API_KEY = "launcher-key";
+    const proc = new ManagedProcess("prefect-like", "sh", ["-c", "env > env.txt; echo $$ > ready.pid; exec sleep 60"], { cwd: dir, env: { ...GATEWAY_SECRETS_UNSET, PREFECT_HOME: "/x" }, logDir: dir });
+    try {
+      proc.start();
+      await pidFile(dir, "ready.pid");
+      const env = readFileSync(join(dir, "env.txt"), "utf8");
+      expect(env).toContain("PREFECT_HOME=/x");
+      expect(env).not.toMatch(/OPENAI_API_KEY|QUIRE_API_KEY|sk-launcher-shell/);
+      expect(env).toContain("PATH="); // the rest is inherited
+    } finally {
+      proc.signal("SIGKILL");
+      for (const [k, v] of Object.entries(inherited)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
     }
   });
 

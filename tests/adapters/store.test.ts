@@ -303,6 +303,7 @@ storeConformance(
 );
 
 describe("moving a run to another installation", () => {
+  const FLOW_RUN = "0b6a3f4e-8c1d-4e2a-9f3b-1c2d3e4f5a6b";
   it("exports a run from SQLite and imports it into Postgres whole, once; an unfinished one arrives failed and resumable", async () => {
     const from = await openSqliteStore(":memory:", { migrate: true });
     const to = await openPostgresStore(postgres.url, { migrate: true });
@@ -315,7 +316,7 @@ describe("moving a run to another installation", () => {
       expect(JSON.parse(JSON.stringify(bundle)).format).toBe("quire-run/1");
 
       // As POST /orchestrator/import reads it: through the document's schema.
-      const document = () => RunBundle.parse(JSON.parse(JSON.stringify(bundle)));
+      const document = () => RunBundle.parse(JSON.parse(JSON.stringify({ ...bundle, stageRuns: bundle.stageRuns.map((s) => ({ ...s, flowRunId: FLOW_RUN })) })));
       expect(await to.importRun(document())).toBe(true);
       expect(await to.importRun(document())).toBe(false);
       const imported = (await to.getRun(run.id))!;
@@ -326,7 +327,8 @@ describe("moving a run to another installation", () => {
       const sent = (await from.listEvents(run.id)).map((e) => [e.seq, e.type]);
       expect((await to.listEvents(run.id)).map((e) => [e.seq, e.type])).toEqual([...sent, [sent.length + 1, "run.failed"]]);
       expect((await to.listEvents(run.id)).at(-1)?.data).toMatchObject({ reason: expect.stringContaining("imported while running") });
-      expect((await to.listStageRuns(run.id)).map((s) => [s.stageId, s.attempt, s.status])).toEqual([["idea_intake", 1, "failed"]]);
+      // Without its flow run: that was the other installation's Prefect's (a cancel here would act on it).
+      expect((await to.listStageRuns(run.id)).map((s) => [s.stageId, s.attempt, s.status, s.flowRunId])).toEqual([["idea_intake", 1, "failed", null]]);
 
       // From a machine whose clock ran ahead: the attempt recorded here next is still the current one.
       const ahead = document();

@@ -101,6 +101,11 @@ describe("the hello-world book on the real stack", () => {
     expect(imported.status).toBe(201);
     const view = (await call(`/orchestrator/runs/${copyId}`)).body;
     expect(view).toMatchObject({ status: "completed", percent: 100 });
+    // Its stage attempts name no flow run: those were the other installation's (or, here, another book's,
+    // which a cancel or rollback of the copy would have acted on). Its events still name them.
+    expect(view.stages.map((s: any) => [s.flowRunId, s.prefectUrl])).toEqual(view.stages.map(() => [null, null]));
+    const started = (await call(`/orchestrator/runs/${copyId}/events`)).body.events.filter((e: any) => e.type === "stage.started");
+    expect(started.map((e: any) => e.data.flowRunId)).toEqual(bundle.stageRuns.map((s: any) => s.flowRunId));
     expect((await call(`/orchestrator/runs/${copyId}/outputs`)).body.outputs.map((o: any) => o.content)).toEqual((await call(`/orchestrator/runs/${runId}/outputs`)).body.outputs.map((o: any) => o.content));
     expect((await call("/orchestrator/import", { body: { format: "quire-run/2" } })).status).toBe(400);
     const audit = async (id: string) => (await call(`/orchestrator/runs/${id}/audit`)).body.entries.map((e: any) => [e.stepId, e.createdAt]);

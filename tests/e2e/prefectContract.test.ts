@@ -35,6 +35,22 @@ describe("the generated Prefect client", () => {
   });
 });
 
+describe("the Prefect server the launcher starts", () => {
+  it("answers cross-origin requests only from its UI's own origins: its API can run commands on the worker's host (docs/security.md)", async () => {
+    const api = inject("prefectApiUrl");
+    const preflight = (origin: string) =>
+      fetch(`${api}/deployments/filter`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    const port = new URL(api).port;
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      expect((await preflight(origin)).headers.get("access-control-allow-origin"), origin).toBe(origin);
+    }
+    const foreign = await preflight("https://evil.example");
+    expect(foreign.status).toBe(400);
+    expect(foreign.headers.get("access-control-allow-origin")).toBeNull();
+    expect((await fetch(`${api}/health`, { headers: { origin: "https://evil.example" } })).headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
 describe("the gateway's own contract", () => {
   it("serves an OpenAPI document generated from its zod schemas", async () => {
     const { status, body } = await call("/openapi.json");
@@ -44,7 +60,7 @@ describe("the gateway's own contract", () => {
     // Answers are typed too, and each route lists only the errors it can give.
     expect(body.paths["/orchestrator/runs/{id}"].get.responses["200"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/RunView" });
     expect(Object.keys(body.paths["/orchestrator/runs/{id}/events"].get.responses["200"].content)).toEqual(["application/json", "text/event-stream"]);
-    expect(Object.keys(body.paths["/orchestrator/runs"].get.responses)).toEqual(["200", "400", "401", "503"]);
+    expect(Object.keys(body.paths["/orchestrator/runs"].get.responses)).toEqual(["200", "400", "401", "403", "503"]);
     expect(body.paths["/orchestrator/import"].post.requestBody.content["application/json"].schema.properties.format).toBeDefined();
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { intoThePast } from "../../api/store/bundleClock.js";
-import { RunBundle } from "../../api/store/runBundle.js";
+import { nestingDepth, RunBundle } from "../../api/store/runBundle.js";
 
 const at = "2026-11-20T10:00:00.000Z";
 const document = () => ({
@@ -54,5 +54,41 @@ describe("the run export document", () => {
     expect(moved.events[0]!.at).toBe(t(-2 * hour));
     // A document in the past is left as it is.
     expect(intoThePast(doc, new Date(Date.parse(at) + 4 * hour))).toBe(doc);
+  });
+
+  it("bounds an imported run's request as a submission is bounded: its text, category, model and token limit feed every prompt", () => {
+    const big = document() as ReturnType<typeof document> & { run: { category?: string; request: { overrides?: unknown } } };
+    big.run.request.idea.premise = "Q".repeat(5001);
+    big.run.category = "Not A <b>Category</b>";
+    big.run.request.overrides = { model: "a#frag", maxTokens: 10_000_000, stages: { idea_intake: { model: "../../x" } } };
+    expect(issuesOf(big).sort()).toEqual(["run.category", "run.request.idea.premise", "run.request.overrides.maxTokens", "run.request.overrides.model", "run.request.overrides.stages.idea_intake.model"]);
+  });
+
+  it("refuses JSON nested more than 64 deep where the store writes it (it would overflow JSON.stringify's stack: a 500)", () => {
+    const deep = (n: number) => {
+      let value: unknown = "x";
+      for (let i = 0; i < n; i++) value = [value];
+      return value;
+    };
+    const doc = document() as Record<string, unknown> & ReturnType<typeof document>;
+    const audit = { stageId: "idea_intake", stageAttempt: 1, stepId: "I1", iteration: 1, jobId: "j", attempt: 1, provider: "mock", model: "m", temperature: 0, maxTokens: 1, request: deep(64), response: deep(65), outcome: "accepted", error: null, inputTokens: null, outputTokens: null, latencyMs: 1, finishReason: null, createdAt: at };
+    (doc as { audit: unknown[] }).audit = [audit];
+    (doc.events[0] as { data?: unknown }).data = { a: deep(100_000) };
+    expect(issuesOf(doc).sort()).toEqual(["audit.0.response", "events.0.data"]);
+  });
+
+  it("counts nesting without recursion, and stops counting past its limit", () => {
+    let value: unknown = 1;
+    for (let i = 0; i < 1_000_000; i++) value = { v: value };
+    expect(nestingDepth(value, 64)).toBe(65);
+    expect(nestingDepth({ a: [1, { b: null }], c: "x" }, 64)).toBe(3);
+    expect(nestingDepth("scalar", 64)).toBe(0);
+  });
+
+  it("finds a clock that ran ahead among hundreds of thousands of timestamps (Math.max(...) overflowed the stack)", () => {
+    const doc = RunBundle.parse(document());
+    const ahead = new Date(Date.parse(at) + 60_000).toISOString();
+    doc.events = Array.from({ length: 300_000 }, (_, i) => ({ seq: i + 1, at: i === 299_999 ? ahead : at, type: "step.heartbeat" as const, percent: 0 }));
+    expect(intoThePast(doc, new Date(at)).events.at(-1)!.at).toBe(at);
   });
 });

@@ -1,0 +1,49 @@
+import type { RequestHandler } from "express";
+import { Forbidden } from "../errors.js";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export const isLoopbackHost = (host: string) => host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * The Host names the gateway answers (QUIRE_ALLOWED_HOSTS; undefined: any). `configured` is a comma list,
+ * or "*". By default, bound to a loopback address, this machine's names and QUIRE_PUBLIC_URL's host (a
+ * reverse proxy may pass its own); bound to another address, any: the operator put it on a network.
+ */
+export function allowedHostsFor(bindHost: string, publicUrl: string, configured?: string): string[] | undefined {
+  if (configured !== undefined) return configured.trim() === "*" ? undefined : configured.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (!isLoopbackHost(bindHost)) return undefined;
+  return [...new Set(["localhost", "127.0.0.1", "[::1]", bindHost.toLowerCase(), new URL(publicUrl).hostname.toLowerCase()])];
+}
+
+function hostnameOf(hostHeader: string): string | undefined {
+  try {
+    return new URL(`http://${hostHeader}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a browser may reach the gateway from (docs/security.md).
+ * - Only a Host among `allowedHosts` is answered: a page whose site re-points its DNS name at this
+ *   machine (DNS rebinding) would otherwise be "same origin" with the whole API.
+ * - A command (any method but GET, HEAD, OPTIONS) that carries an `Origin` other than the gateway's own
+ *   comes from another site's page (a cross-site form or fetch) and is refused. Clients that are not
+ *   browsers send no Origin.
+ */
+export function requestSourceGuard(opts: { allowedHosts?: string[]; publicUrl: string }): RequestHandler {
+  const publicOrigin = new URL(opts.publicUrl).origin;
+  const hosts = opts.allowedHosts && new Set(opts.allowedHosts);
+  return (req, _res, next) => {
+    const host = req.headers.host ?? "";
+    if (hosts && !hosts.has(hostnameOf(host) ?? "")) {
+      throw new Forbidden(`this gateway answers requests for ${[...hosts].join(", ")}, not Host ${JSON.stringify(host)}; see QUIRE_ALLOWED_HOSTS (docs/security.md)`);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !SAFE_METHODS.has(req.method) && origin !== publicOrigin && origin !== `http://${host}` && origin !== `https://${host}`) {
+      throw new Forbidden(`a command from a page of another origin (${origin}) is refused; call the gateway from the book app's backend`);
+    }
+    next();
+  };
+}
