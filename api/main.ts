@@ -4,6 +4,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { loadStageGraph } from "./config/stageGraph.js";
 import { loadSettings } from "./config/settings.js";
+import { loadOrExit } from "./config/loadOrExit.js";
 import { EventHub, EventNotifier, eventsChannel, flowFinishedChannel, flowRunsReadyChannel } from "./events/eventNotifier.js";
 import { createApp } from "./http/app.js";
 import { sharedCheck } from "./http/healthChecks.js";
@@ -32,9 +33,9 @@ import { openStore } from "./store/openStore.js";
 import { allowedHostsFor, isLoopbackHost } from "./http/requestSource.js";
 import { stepQueueName } from "../workers/queueNames.js";
 
-const settings = loadSettings();
+const settings = loadOrExit(() => loadSettings());
 const log = createLogger("gateway", settings.logLevel);
-const graph = loadStageGraph(settings.stagesFile);
+const graph = loadOrExit(() => loadStageGraph(settings.stagesFile));
 const redis = new Redis(settings.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false });
 // ioredis reconnects by itself; unheard, each failed attempt would go to stderr as "Unhandled error event".
 const heard = (client: Redis, connection: string) => client.on("error", (err) => log.warn({ err: err.message, connection }, "redis connection error"));

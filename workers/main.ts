@@ -1,6 +1,7 @@
 // Agent worker process: consumes step jobs from Redis, calls the provider, writes outputs and audit.
 import { loadStageGraph } from "../api/config/stageGraph.js";
 import { loadSettings } from "../api/config/settings.js";
+import { loadOrExit } from "../api/config/loadOrExit.js";
 import { createLogger, withoutPassword } from "../api/logging.js";
 import { Redis } from "ioredis";
 import { EventNotifier, eventsChannel, flowFinishedChannel } from "../api/events/eventNotifier.js";
@@ -12,9 +13,9 @@ import { Credentials } from "../api/config/credentials.js";
 import { createPrefectClient } from "../api/prefect/client.js";
 import { PrefectSecrets } from "../api/prefect/prefectSecrets.js";
 
-const settings = loadSettings();
+const settings = loadOrExit(() => loadSettings());
 const log = createLogger("agent-worker", settings.logLevel);
-const graph = loadStageGraph(settings.stagesFile);
+const graph = loadOrExit(() => loadStageGraph(settings.stagesFile));
 const publisher = new Redis(settings.redis.url, { maxRetriesPerRequest: 1 });
 publisher.on("error", (err) => log.warn({ err: err.message }, "redis connection error"));
 const store = notifyingStore(await openStore(settings.store, { migrate: false, clientName: `quire-agent-worker-${process.pid}` }), new EventNotifier(publisher, eventsChannel(settings.redis.queuePrefix)));

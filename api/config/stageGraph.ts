@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { InvalidConfig, NotFound } from "../errors.js";
+import { outputSchemas } from "../../workers/outputSchemas.js";
 import {
   type Guard,
   type OutputKind,
@@ -54,6 +55,7 @@ export function compileStageGraph(input: unknown): { graph: StageGraph } | { pro
   const problems: ConfigProblem[] = [];
   const seenStages = new Set<string>();
   const seenSteps = new Set<string>();
+  const outputKinds = new Map<string, OutputKind>();
   const stages: StageDefinition[] = config.stages.map((stage, si) => {
     if (seenStages.has(stage.id)) problems.push({ path: ["stages", si, "id"], message: `stage id "${stage.id}" is used twice` });
     seenStages.add(stage.id);
@@ -67,12 +69,15 @@ export function compileStageGraph(input: unknown): { graph: StageGraph } | { pro
         }
       });
       seenSteps.add(step.id);
+      outputKinds.set(step.id, step.output);
       const { id, agent, output, instruction, reads, ...own } = step;
       const model = configuredModel([config.defaults, stage.defaults ?? {}, own]);
       return { id, stageId: stage.id, agent, output, instruction, reads, ...config.defaults, ...stage.defaults, ...own, model };
     });
     if (stage.guard && (!seenSteps.has(stage.guard.step) || ownSteps.has(stage.guard.step))) {
       problems.push({ path: ["stages", si, "guard", "step"], message: `guard of "${stage.id}" names "${stage.guard.step}", which is not a step of an earlier stage` });
+    } else if (stage.guard) {
+      problems.push(...guardFieldProblems(stage.guard, outputKinds.get(stage.guard.step)!, ["stages", si, "guard"]));
     }
     if (stage.loop) {
       const from = stage.steps.findIndex((s) => s.id === stage.loop!.from);
@@ -81,12 +86,38 @@ export function compileStageGraph(input: unknown): { graph: StageGraph } | { pro
         problems.push({ path: ["stages", si, "loop"], message: `loop of "${stage.id}" must run from one of its steps to a later one` });
       } else if (stage.steps[to]!.output !== "review") {
         problems.push({ path: ["stages", si, "loop", "to"], message: `loop of "${stage.id}" must end on a step whose output is "review"` });
+      } else if (!fieldAccepts("review", stage.loop.until, true)) {
+        problems.push({ path: ["stages", si, "loop", "until"], message: `loop of "${stage.id}" runs until "${stage.loop.until}", which is not a true/false field of a review (${booleanFields("review").join(", ")})` });
       }
     }
     return { id: stage.id, name: stage.name, guard: stage.guard, loop: stage.loop, steps };
   });
   return problems.length ? { problems } : { graph: { stages } };
 }
+
+/**
+ * A guard's `field` must be one of its step's output fields, and `equals` a value that field can hold: a
+ * misspelt field would stop every book there with the guard's own (misleading) reason, and `equals` alone
+ * was ignored, so the guard always passed.
+ */
+function guardFieldProblems(guard: Guard, kind: OutputKind, at: (string | number)[]): ConfigProblem[] {
+  if (guard.field === undefined) {
+    return guard.equals === undefined ? [] : [{ path: [...at, "equals"], message: `guard on "${guard.step}" has "equals" without the "field" it compares` }];
+  }
+  const fields = Object.keys(outputSchemas[kind].shape);
+  if (!fields.includes(guard.field)) return [{ path: [...at, "field"], message: `"${guard.field}" is not a field of step "${guard.step}"'s ${kind} output (${fields.join(", ")})` }];
+  if (guard.equals !== undefined && !fieldAccepts(kind, guard.field, guard.equals)) {
+    return [{ path: [...at, "equals"], message: `field "${guard.field}" of a ${kind} output can never equal ${JSON.stringify(guard.equals)}` }];
+  }
+  return [];
+}
+
+function fieldAccepts(kind: OutputKind, field: string, value: unknown): boolean {
+  const schema = (outputSchemas[kind].shape as Record<string, z.ZodType>)[field];
+  return schema !== undefined && schema.safeParse(value).success;
+}
+
+const booleanFields = (kind: OutputKind) => Object.keys(outputSchemas[kind].shape).filter((f) => fieldAccepts(kind, f, true));
 
 /**
  * The model a step's settings (lowest precedence first) give it. A model goes with the provider it was set
@@ -111,7 +142,13 @@ function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
 /** Reads the YAML file and compiles it; throws InvalidConfig whose message names file:line and field. */
 export function loadStageGraph(file: string): StageGraph {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(readFileSync(file, "utf8"), { lineCounter });
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InvalidConfig(`cannot read the stage graph ${file} (QUIRE_STAGES_FILE): ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text, { lineCounter });
   if (doc.errors.length) {
     throw new InvalidConfig(`${file}: ${doc.errors.map((e) => e.message).join("; ")}`);
   }
@@ -123,7 +160,7 @@ export function loadStageGraph(file: string): StageGraph {
     const where = node?.range ? `:${lineCounter.linePos(node.range[0]).line}` : "";
     return `${file}${where}: ${p.path.join(".") || "(root)"}: ${p.message}`;
   });
-  throw new InvalidConfig(`config/stages.yaml is not valid:\n  ${lines.join("\n  ")}`);
+  throw new InvalidConfig(`${file} is not valid:\n  ${lines.join("\n  ")}`);
 }
 
 export function allSteps(graph: StageGraph): StepDefinition[] {

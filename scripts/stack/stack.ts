@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { execa } from "execa";
+import { loadSettings } from "../../api/config/settings.js";
+import { loadStageGraph } from "../../api/config/stageGraph.js";
 import { type ChildEnv, ManagedProcess } from "./managedProcess.js";
 import { claimLock, recordChild, releaseLock, StackAlreadyRunning, stopOrphans } from "./stackLock.js";
 import { httpOk, portInUse, waitFor } from "./waitFor.js";
@@ -64,6 +66,7 @@ export class Stack {
   async start(): Promise<void> {
     const say = this.opts.say ?? (() => {});
     const { root, home, ports } = this.opts;
+    checkConfig(root, { ...process.env, QUIRE_HOME: home, QUIRE_PORT: String(ports.gateway), QUIRE_PREFECT_PORT: String(ports.prefect), ...this.opts.env });
     mkdirSync(home, { recursive: true });
     const orphans = claimLock(home, ports, say);
     this.locked = true;
@@ -244,6 +247,16 @@ function logTail(file: string, lines = 8): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * What the gateway and agent workers will read at start-up, read first: a mistake in a QUIRE_* setting or
+ * in the stage graph is one message naming it (the file, line and field), before anything starts, not a
+ * process that exits half a minute later.
+ */
+function checkConfig(root: string, env: NodeJS.ProcessEnv): void {
+  const { stagesFile } = loadSettings(env);
+  loadStageGraph(resolve(root, stagesFile));
 }
 
 /** The origins the Prefect UI is opened from: the only pages whose requests its API answers. */

@@ -52,11 +52,23 @@ describe("compileStageGraph", () => {
     ["an unknown output kind", (c: any) => (c.stages[0].steps[0].output = "poem"), ["stages", 0, "steps", 0, "output"]],
     ["an unknown key", (c: any) => (c.stages[0].colour = "red"), ["stages", 0]],
     ["a loop that does not end on a review", (c: any) => (c.stages[0].loop = { from: "A1", to: "A1", until: "final", maxIterations: 2 }), ["stages", 0, "loop", "to"]],
+    // A guard or loop that can never (or always) pass: before, each compiled and failed (or passed) every book.
+    ["a guard field its step's output does not have", (c: any) => (c.stages[1].guard.field = "finl"), ["stages", 1, "guard", "field"]],
+    ["a guard's equals without a field (it was ignored: the guard always passed)", (c: any) => (c.stages[1].guard.equals = true), ["stages", 1, "guard", "equals"]],
+    ["a guard's equals its field can never hold", (c: any) => Object.assign(c.stages[1].guard, { field: "heading", equals: true }), ["stages", 1, "guard", "equals"]],
+    ["a loop until a field that is not a review's true/false", (c: any) => (c.stages[1].loop = { from: "B1", to: "B1", until: "heading", maxIterations: 2 }), ["stages", 1, "loop", "until"]],
   ])("names the field for %s", (_name, mutate, path) => {
     const config = minimal();
     mutate(config);
     const result = compileStageGraph(config);
     expect("problems" in result && result.problems.map((p) => p.path)).toContainEqual(path);
+  });
+
+  it("takes a guard on a field of its step's output, with a value that field can hold, and a loop until a review's final", () => {
+    const config: any = minimal();
+    config.stages.push({ id: "three", name: "Three", guard: { step: "B1", field: "final", equals: true, reason: "B1 not final" }, loop: { from: "C1", to: "C1", until: "final", maxIterations: 2 }, steps: [{ id: "C1", agent: "c", output: "review", instruction: "do", reads: [] }] });
+    config.stages[1].guard.field = "heading";
+    expect(compileStageGraph(config)).toHaveProperty("graph");
   });
 
   it("keeps a model with the provider it was set with", () => {
