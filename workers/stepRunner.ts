@@ -112,9 +112,13 @@ async function askProvider(job: StepJobData, jobId: string, deps: StepRunnerDeps
   const planned = plannedStepIds(deps.graph, run.request.stages);
   const stepEvent = (type: string, status: string, data: Record<string, unknown>) =>
     store.atomically(job.runId, (tx) => appendRunEvent(tx, deps.graph, run, { type, stageId: job.stageId, stepId: job.stepId, status, data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } }));
+  const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
+  // A step the graph says it reads has no output (an imported run, or a graph changed under a paused book):
+  // its prompt would silently lack that work. A clear failure instead; a rollback to that step's stage helps.
+  const missing = job.inputs.filter((id) => !inputs.some((o) => o.stepId === id));
+  if (missing.length) throw new PermanentStepError(`step ${job.stepId} reads ${missing.join(", ")}, which has no accepted output in this run; roll back to the stage that writes it`);
   await stepEvent("step.started", "running", { worker: workerId });
 
-  const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
   const { system, prompt } = buildStepPrompt(job, run.request.idea, inputs);
   const request = {
     system,

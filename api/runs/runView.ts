@@ -12,8 +12,9 @@ export const flowRunUrl = (prefectUiUrl: string, flowRunId: string) => `${prefec
 
 /** The client's view of a run (GET /orchestrator/runs/:id), projected from stored records. Pure. */
 export function runView(run: RunRecord, stageRuns: StageRunRecord[], outputs: StepOutputRecord[], graph: StageGraph, env: ProviderDefaults, links: RunLinks) {
-  const planned = plannedStepIds(graph, run.request.stages);
   const accepted = new Set(outputs.map((o) => o.stepId));
+  // A completed book counts the steps it ran: a step added to the graph since was never part of it.
+  const planned = run.status === "completed" ? [...new Set(outputs.filter((o) => run.request.stages.includes(o.stageId)).map((o) => o.stepId))] : plannedStepIds(graph, run.request.stages);
   const currentStage = run.currentStageId ? findStage(graph, run.currentStageId) : undefined;
   const currentStep = run.status === "completed" ? null : currentStage?.steps.find((s) => !accepted.has(s.id))?.id ?? null;
   return {

@@ -69,6 +69,22 @@ async function ideaJob(delayMs: number, timeoutSeconds: number, extra: { timesta
   return { runId: run.id, finished: job.waitUntilFinished(events, 15_000) };
 }
 
+describe("a step whose input has no accepted output", () => {
+  it("fails for good, naming the missing step, without calling the provider: its prompt would silently lack that work", async () => {
+    // An imported run (or a graph changed under a paused book) can reach structure without IDEA's output.
+    const request = { idea: { premise: "habits" }, stages: ["idea_intake", "structure"], mode: "auto" as const };
+    const { run } = await store.createRun({ id: randomUUID(), request });
+    await store.insertStageRun({ runId: run.id, stageId: "structure", attempt: 1, plannedSteps: 7 });
+    const s1 = planStage(graph, request, "structure", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+    expect(s1).toMatchObject({ stepId: "S1", inputs: ["IDEA"] });
+    const job = await queue.add("S1", { ...s1, runId: run.id, stageId: "structure", stageAttempt: 1, iteration: 1, try: 1 }, { jobId: `${run.id}.S1.1`, attempts: 1 });
+    await expect(job.waitUntilFinished(events, 15_000)).rejects.toThrow("step S1 reads IDEA, which has no accepted output in this run");
+    expect(await store.listAudit({ runId: run.id })).toEqual([]);
+    expect(await store.listOutputs(run.id, { history: true })).toEqual([]);
+    expect((await store.listEvents(run.id)).map((e) => e.type)).not.toContain("step.started");
+  });
+});
+
 describe("an agent worker's step deadline", () => {
   it("stops a try at its step's timeout, as the flow gives up on it, instead of calling on beside the flow's next try", async () => {
     const { runId, finished } = await ideaJob(20_000, 1);

@@ -33,3 +33,19 @@ describe("a stage attempt in the run's view", () => {
     expect([only!.startedAt, only!.endedAt, only!.createdAt]).toEqual(["2026-11-27T06:37:49.284Z", "2026-11-27T07:37:52.414Z", at]);
   });
 });
+
+describe("a run's progress in its view", () => {
+  const finished = (stepIds: string[]) => stepIds.map((s) => ({ ...output(s, 1), stageId: s === "IDEA" ? "idea_intake" : "structure" }));
+  const structureSteps = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"];
+
+  it("counts a running book's steps from the graph as it is now", () => {
+    const whole = runView(run, [], finished(["IDEA", "S1"]), graph, env, links);
+    expect([whole.completedSteps, whole.plannedSteps, whole.percent]).toEqual([2, 8, 25]);
+  });
+
+  it("keeps a completed book whole after the graph changed under it: the steps it ran, 100 %", () => {
+    // As if structure had one step fewer when this book ran it (S7 added to the graph since).
+    const done = runView({ ...run, status: "completed", completedAt: at }, [], finished(["IDEA", ...structureSteps.slice(0, 6)]), graph, env, links);
+    expect([done.completedSteps, done.plannedSteps, done.percent]).toEqual([7, 7, 100]); // was 7 of 8, 87.5 %
+  });
+});
