@@ -5,6 +5,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import getPort from "get-port";
 import { Stack } from "./stack/stack.js";
+import { removeStaleHomes } from "./stack/staleHomes.js";
 import { renderBarChart } from "./bench/chart.js";
 import { dispatchOverhead } from "./bench/dispatchOverhead.js";
 import { runLoad, type LoadResult } from "./bench/loadRun.js";
@@ -19,6 +20,7 @@ const NOTES_MARKER = "<!-- written by hand below this line; npm run bench keeps 
 const book = JSON.parse(readFileSync(resolve(root, "config/hello-world.json"), "utf8"));
 const premise = (tag: string) => ({ ...book, idea: { ...book.idea, premise: `${book.idea.premise} (bench ${tag} ${Date.now()})` } });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+removeStaleHomes("quire-bench-"); // earlier benches' stacks (each keeps its logs until the next run)
 const newStack = async (kind: "warm" | "process", standby: boolean) =>
   new Stack({ root, home: mkdtempSync(join(tmpdir(), "quire-bench-")), ports: { gateway: await getPort(), prefect: await getPort(), redis: await getPort() }, prefectWorkerKind: kind, env: { QUIRE_STANDBY_FLOW_RUNS: String(standby) }, say: (m) => console.log(`[bench stack, ${kind} worker] ${m}`) });
 
@@ -34,7 +36,7 @@ const stageSteps = loadStageGraph(resolve(root, "config/stages.yaml")).stages.ma
 async function wallTimes(stack: Stack, chain = false) {
   console.log("warm-up ...");
   await measureSseLatency(stack, premise("warm-up"));
-  await runNativeBaseline(stack, "warm-up");
+  await runNativeBaseline(stack, "warm-up", stageSteps.flat());
   console.log(`hello-world through Quire, and the Prefect-native baseline, ${ROUNDS} times each, in turns ...`);
   const serverPid = stack.processes.get("prefect-server")!.pid!;
   const withServerCpu = async <T>(work: () => Promise<T>) => {
@@ -47,7 +49,7 @@ async function wallTimes(stack: Stack, chain = false) {
   const chained: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     ours.push(await withServerCpu(() => measureSseLatency(stack, premise(`wall ${i}`))));
-    native.push(await withServerCpu(() => runNativeBaseline(stack, `baseline ${i}`)));
+    native.push(await withServerCpu(() => runNativeBaseline(stack, `baseline ${i}`, stageSteps.flat())));
     if (chain) chained.push(await runNativeChain(stack, `chain ${i}`, stageSteps));
   }
   return {

@@ -287,7 +287,7 @@ let postgres: PostgresServer;
 beforeAll(async () => {
   postgres = await startPostgres();
 }, 60_000);
-afterAll(() => postgres?.stop());
+afterAll(() => postgres?.destroy());
 storeConformance(
   "Postgres",
   () => openPostgresStore(postgres.url, { migrate: true }),

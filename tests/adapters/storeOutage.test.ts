@@ -32,7 +32,7 @@ describe("the store's database out of reach", () => {
 
   it("Postgres stopped: the gateway stays up (its idle connections end), requests answer 503 naming the store, and succeed once it is back", async () => {
     const postgres = await startPostgres();
-    closers.push(() => postgres.stop());
+    closers.push(() => postgres.destroy());
     const store = await openPostgresStore(postgres.url, { migrate: true });
     closers.push(() => store.close());
     const app = appOn(store);

@@ -8,6 +8,7 @@ import getPort from "get-port";
 import { startFakeGemini, startFakeOpenAi } from "../fixtures/fakeLlmServers.js";
 import type { TestProject } from "vitest/node";
 import { Stack } from "../../scripts/stack/stack.js";
+import { removeStaleHomes } from "../../scripts/stack/staleHomes.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -30,6 +31,7 @@ export default function setup(project: TestProject) {
 }
 
 export async function startE2eStack(project: TestProject, extraEnv: Record<string, string>) {
+  removeStaleHomes("quire-e2e-"); // earlier runs' folders (each keeps its logs until the next run)
   const home = mkdtempSync(join(tmpdir(), "quire-e2e-"));
   const [gateway, prefect, redis] = [await getPort(), await getPort(), await getPort()];
   // Real adapters against local servers that speak OpenAI's and Gemini's wire formats. The OpenAI key

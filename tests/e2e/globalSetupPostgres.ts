@@ -11,11 +11,11 @@ export default async function setup(project: TestProject) {
     teardown = await startE2eStack(project, { DATABASE_URL: postgres.url });
   } catch (err) {
     // No teardown runs for a set-up that failed: stop the server here, or it outlives the tests.
-    await postgres.stop();
+    await postgres.destroy();
     throw err;
   }
   return async () => {
     await teardown();
-    await postgres.stop();
+    await postgres.destroy();
   };
 }

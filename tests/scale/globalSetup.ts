@@ -5,6 +5,7 @@ import getPort from "get-port";
 import type { TestProject } from "vitest/node";
 import { Stack } from "../../scripts/stack/stack.js";
 import { startPostgres } from "../fixtures/postgresServer.js";
+import { removeStaleHomes } from "../../scripts/stack/staleHomes.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -15,6 +16,7 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const postgres = await startPostgres();
+  removeStaleHomes("quire-scale-"); // earlier runs' folders (each keeps its logs until the next run)
   const home = mkdtempSync(join(tmpdir(), "quire-scale-"));
   const secondGatewayPort = await getPort();
   const stack = new Stack({
