@@ -5,16 +5,16 @@ import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
 import type { Stack } from "../stack/stack.js";
 
 /**
- * The Prefect-native baseline: the 29 steps as plain tasks in one flow run (prefect-flows/native_baseline.py,
+ * The Prefect-native baseline: the book's steps (from config/stages.yaml, as Quire runs them) as plain tasks in one flow run (prefect-flows/native_baseline.py,
  * deployment native-baseline/bench), on the same server and worker. Wall time from flow run creation to
  * its Completed state (the flow run's own end time, as the gateway's is from submit to run.completed's
  * time stamp), read with a slow poll so that watching it adds no load to the Prefect server it measures.
  * The baseline's flow run wakes the worker as the gateway's do, so neither waits for the worker's poll.
  */
-export async function runNativeBaseline(stack: Stack, premise: string): Promise<number> {
+export async function runNativeBaseline(stack: Stack, premise: string, steps: string[]): Promise<number> {
   return withPrefect(stack, async (prefect) => {
     const started = Date.now();
-    return (await runToEnd(prefect, `baseline-${started}`, { premise }, 500)) - started;
+    return (await runToEnd(prefect, `baseline-${started}`, { premise, steps }, 500)) - started;
   });
 }
 

@@ -135,8 +135,14 @@ describe("standby flow runs (the next stage's flow run starts while the current 
 });
 
 describe("a work pool or work queue with a concurrency limit (set by an operator in Prefect)", () => {
-  const patch = (path: string, body: object) =>
-    fetch(`${inject("prefectApiUrl")}${path}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  /** An operator's change, tried again while Prefect on SQLite answers 503 "database is locked" (a flaky reset left a limit of 2 for the next test). */
+  const patch = async (path: string, body: object) => {
+    for (let tries = 1; ; tries++) {
+      const res = await fetch(`${inject("prefectApiUrl")}${path}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      if (res.status !== 503 || tries === 10) return res;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   const onPool = (limit: number | null) => patch("/work_pools/quire", { concurrency_limit: limit });
   const onQueue = (limit: number | null) => patch("/work_pools/quire/queues/default", { concurrency_limit: limit });
   /** A book's flow runs, by stage, with what Prefect says of their times. */

@@ -50,7 +50,7 @@ export class MockProvider implements Provider {
     const content = {
       text: { heading, body },
       list: { heading, items },
-      review: directives.notFinal ? { heading, body: `${body} The structure still has gaps.`, final: false } : { heading, body: `${body} The structure holds together.`, final: true },
+      review: directives.notFinal ? { heading, body: `${body} This still has gaps.`, final: false } : { heading, body: `${body} This holds together.`, final: true },
       titles: { heading, candidates: items.map((_, n) => `The ${word(n + 5)} Book of ${premise.split(" ").slice(0, 3).join(" ")}`), chosen: `The ${word(5)} Book of ${premise.split(" ").slice(0, 3).join(" ")}` },
     }[req.output.kind];
     const text = JSON.stringify(content);
