@@ -1,6 +1,6 @@
 import type { PrefectClient, PrefectSchemas } from "./client.js";
 import { Unavailable } from "../errors.js";
-import { PrefectNotFound, requireAccepted, unwrap } from "./unwrap.js";
+import { PrefectNotFound, requireAccepted, unwrap } from "./prefectAnswers.js";
 
 export type PrefectStateType = PrefectSchemas["StateType"];
 

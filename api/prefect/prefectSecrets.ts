@@ -1,5 +1,5 @@
 import type { PrefectClient } from "./client.js";
-import { PrefectNotFound, unwrap } from "./unwrap.js";
+import { PrefectNotFound, unwrap } from "./prefectAnswers.js";
 
 /** Reads Prefect Secret blocks (set by an operator in the Prefect UI: Blocks → Secret) over REST. */
 export class PrefectSecrets {

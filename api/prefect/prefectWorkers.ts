@@ -1,6 +1,6 @@
 import type { PoolOccupancy } from "../runs/waitingFlowRunRule.js";
 import type { PrefectClient, PrefectSchemas } from "./client.js";
-import { unwrap } from "./unwrap.js";
+import { unwrap } from "./prefectAnswers.js";
 
 /** Prefect's own rule (its foreman service): a worker is offline after this many heartbeat intervals without one. */
 const MISSED_HEARTBEATS = 3;

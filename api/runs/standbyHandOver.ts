@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { PrefectNotFound } from "../prefect/unwrap.js";
+import { PrefectNotFound } from "../prefect/prefectAnswers.js";
 import type { FlowRunView, PrefectRuns } from "../prefect/prefectRuns.js";
 import type { FlowLeases } from "./flowLeases.js";
 import { isStandbyTag, STANDBY_TAG, standbyTags, type StageAssignment, type StandbyFlowRuns } from "./standbyFlowRuns.js";

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createPrefectClient } from "../../api/prefect/client.js";
 import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
-import { PrefectRefused } from "../../api/prefect/unwrap.js";
+import { PrefectRefused } from "../../api/prefect/prefectAnswers.js";
 
 const flowRunId = "0b6a3f4e-8c1d-4e2a-9f3b-1c2d3e4f5a6b";
 let server: Server | undefined;
