@@ -121,6 +121,9 @@ const server = app.listen(settings.http.port, settings.http.host, () => {
   }
   driver.start();
 });
+// A request must arrive whole within 2 minutes (Node's default: 5): a client that sends its body slowly
+// holds the import route, which takes one import at a time. Streams' responses are not limited by this.
+server.requestTimeout = 120_000;
 
 let stopping = false;
 async function stop(signal: string) {

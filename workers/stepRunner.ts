@@ -113,9 +113,10 @@ async function askProvider(job: StepJobData, jobId: string, deps: StepRunnerDeps
   const stepEvent = (type: string, status: string, data: Record<string, unknown>) =>
     store.atomically(job.runId, (tx) => appendRunEvent(tx, deps.graph, run, { type, stageId: job.stageId, stepId: job.stepId, status, data: { iteration: job.iteration, try: job.try, provider: job.provider, ...data } }));
   const inputs = await store.latestAcceptedOutputs(job.runId, job.inputs);
-  // A step the graph says it reads has no output (an imported run, or a graph changed under a paused book):
-  // its prompt would silently lack that work. A clear failure instead; a rollback to that step's stage helps.
-  const missing = job.inputs.filter((id) => !inputs.some((o) => o.stepId === id));
+  // A step it reads, of a stage this run runs, has no output (an imported run, or a graph changed under a
+  // paused book): its prompt would silently lack that work. A clear failure instead; a rollback to that
+  // step's stage helps. (A step of a stage the run left out, IDEA for a run from structure on, is not read.)
+  const missing = job.inputs.filter((id) => planned.includes(id) && !inputs.some((o) => o.stepId === id));
   if (missing.length) throw new PermanentStepError(`step ${job.stepId} reads ${missing.join(", ")}, which has no accepted output in this run; roll back to the stage that writes it`);
   await stepEvent("step.started", "running", { worker: workerId });
 

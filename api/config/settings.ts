@@ -102,7 +102,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const prefectBase = `http://127.0.0.1:${e.QUIRE_PREFECT_PORT}`;
   return {
     home: e.QUIRE_HOME,
-    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, publicUrl: (e.QUIRE_PUBLIC_URL ?? `http://${e.QUIRE_HOST}:${e.QUIRE_PORT}`).replace(/\/+$/, ""), apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS, maxStreams: e.QUIRE_MAX_STREAMS, allowedHosts: e.QUIRE_ALLOWED_HOSTS },
+    http: { host: e.QUIRE_HOST, port: e.QUIRE_PORT, publicUrl: (e.QUIRE_PUBLIC_URL ?? `http://${urlHost(e.QUIRE_HOST)}:${e.QUIRE_PORT}`).replace(/\/+$/, ""), apiKey: e.QUIRE_API_KEY, bodyLimit: e.QUIRE_BODY_LIMIT, sseHeartbeatMs: e.QUIRE_SSE_HEARTBEAT_MS, maxStreams: e.QUIRE_MAX_STREAMS, allowedHosts: e.QUIRE_ALLOWED_HOSTS },
     prefect: {
       apiUrl: e.PREFECT_API_URL ?? `${prefectBase}/api`,
       uiUrl: e.QUIRE_PREFECT_UI_URL ?? prefectBase,
@@ -128,3 +128,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: e.QUIRE_LOG_LEVEL,
   };
 }
+
+/** A host as it goes in a URL: an IPv6 address (QUIRE_HOST=::1) in brackets. */
+const urlHost = (host: string) => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);

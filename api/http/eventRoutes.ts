@@ -1,9 +1,9 @@
-import { Router } from "express";
+import { type Response, Router } from "express";
 import type { EventHub } from "../events/eventNotifier.js";
 import type { RunService } from "../runs/runService.js";
 import type { Store } from "../store/store.js";
 import { lastEventId, openSseStream, type SseStreamOptions } from "./sseStream.js";
-import { InvalidInput, Unavailable } from "../errors.js";
+import { InvalidInput } from "../errors.js";
 import { EventsQuery, RunEventsQuery } from "./schemas.js";
 import { validate } from "./validate.js";
 
@@ -17,6 +17,8 @@ export interface EventRoutesDeps {
   maxStreams: number;
 }
 
+const OVER_LIMIT_RETRY_MS = 5000;
+
 const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("text/event-stream"));
 
 /**
@@ -27,8 +29,15 @@ const wantsStream = (accept: string | undefined) => Boolean(accept?.includes("te
 export function eventRoutes({ runs, store, hub, sse, metrics, maxStreams }: EventRoutesDeps): Router {
   const router = Router();
   let open = 0;
-  const refuseBeyondLimit = () => {
-    if (open >= maxStreams) throw new Unavailable(`${open} event streams are open, the most this gateway serves (QUIRE_MAX_STREAMS); close one, or try again later`);
+  /**
+   * Beyond the limit the stream opens and ends at once, telling the client to come back in 5 s: a browser's
+   * EventSource gives up for good on any answer but a 200 event stream, and reconnects after one ends.
+   */
+  const refusedBeyondLimit = (res: Response): boolean => {
+    if (open < maxStreams) return false;
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+    res.end(`retry: ${OVER_LIMIT_RETRY_MS}\n: ${open} event streams are open, the most this gateway serves (QUIRE_MAX_STREAMS); reconnect later\n\n`);
+    return true;
   };
   const track = (stream: { onClose(cleanup: () => void): void }) => {
     open++;
@@ -53,7 +62,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics, maxStreams }: Even
       res.json({ runId: run.id, events: await store.listEvents(run.id, resumeAfter) });
       return;
     }
-    refuseBeyondLimit();
+    if (refusedBeyondLimit(res)) return;
     let after = resumeAfter;
     const stream = openSseStream(req, res, sse, async (write) => {
       for (const event of await store.listEvents(run.id, after)) {
@@ -76,7 +85,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics, maxStreams }: Even
     // a reconnect (Last-Event-ID, 0 for "from the start") replays what it missed.
     const resumeAfter = lastEventId(req);
     let after = resumeAfter ?? (await store.latestEventId());
-    refuseBeyondLimit(); // no await from here to track(): the count is exact
+    if (refusedBeyondLimit(res)) return; // no await from here to track(): the count is exact
     const stream = openSseStream(req, res, { ...sse, startId: resumeAfter === undefined ? after : undefined }, async (write) => {
       for (;;) {
         const batch = await store.listEventsAfter(after, { category, limit: 500 });

@@ -6,14 +6,16 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export const isLoopbackHost = (host: string) => host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /**
- * The Host names the gateway answers (QUIRE_ALLOWED_HOSTS; undefined: any). `configured` is a comma list,
- * or "*". By default, bound to a loopback address, this machine's names and QUIRE_PUBLIC_URL's host (a
- * reverse proxy may pass its own); bound to another address, any: the operator put it on a network.
+ * The Host names the gateway answers (undefined: any). Always this machine's own names (a rebinding page
+ * sends its site's name, never these; the launcher and local tools use them) and QUIRE_PUBLIC_URL's host
+ * (a reverse proxy may pass its own), with `configured` (QUIRE_ALLOWED_HOSTS: a comma list, or "*" for
+ * any). Unset, a gateway bound to another address than loopback answers any: the operator put it on a
+ * network.
  */
 export function allowedHostsFor(bindHost: string, publicUrl: string, configured?: string): string[] | undefined {
-  if (configured !== undefined) return configured.trim() === "*" ? undefined : configured.split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
-  if (!isLoopbackHost(bindHost)) return undefined;
-  return [...new Set(["localhost", "127.0.0.1", "[::1]", bindHost.toLowerCase(), new URL(publicUrl).hostname.toLowerCase()])];
+  if (configured?.trim() === "*" || (configured === undefined && !isLoopbackHost(bindHost))) return undefined;
+  const listed = (configured ?? "").split(",").map((h) => h.trim().toLowerCase()).filter(Boolean);
+  return [...new Set(["localhost", "127.0.0.1", "[::1]", new URL(publicUrl).hostname.toLowerCase(), ...(isLoopbackHost(bindHost) ? [bindHost.toLowerCase()] : []), ...listed])];
 }
 
 function hostnameOf(hostHeader: string): string | undefined {

@@ -66,7 +66,15 @@ export class Stack {
   async start(): Promise<void> {
     const say = this.opts.say ?? (() => {});
     const { root, home, ports } = this.opts;
-    checkConfig(root, { ...process.env, QUIRE_HOME: home, QUIRE_PORT: String(ports.gateway), QUIRE_PREFECT_PORT: String(ports.prefect), ...this.opts.env });
+    const quireEnv: Record<string, string> = {
+      QUIRE_HOME: home,
+      QUIRE_PORT: String(ports.gateway),
+      QUIRE_PREFECT_PORT: String(ports.prefect),
+      PREFECT_API_URL: this.prefectApiUrl,
+      QUIRE_REDIS_URL: this.redisUrl,
+      ...this.opts.env,
+    };
+    checkConfig(root, { ...process.env, ...quireEnv }); // as the gateway and agent workers will see it
     mkdirSync(home, { recursive: true });
     const orphans = claimLock(home, ports, say);
     this.locked = true;
@@ -92,14 +100,6 @@ export class Stack {
       QUIRE_REDIS_URL: this.redisUrl,
       // Quire settings given to this stack reach every process, so the flows name Redis and leases as the gateway does.
       ...Object.fromEntries(Object.entries(this.opts.env ?? {}).filter(([k]) => k.startsWith("QUIRE_") && !(k in GATEWAY_SECRETS_UNSET))),
-    };
-    const quireEnv: Record<string, string> = {
-      QUIRE_HOME: home,
-      QUIRE_PORT: String(ports.gateway),
-      QUIRE_PREFECT_PORT: String(ports.prefect),
-      PREFECT_API_URL: this.prefectApiUrl,
-      QUIRE_REDIS_URL: this.redisUrl,
-      ...this.opts.env,
     };
     try {
       await assertPortsFree(process.env.QUIRE_REDIS_URL ? { gateway: ports.gateway, prefect: ports.prefect } : ports);

@@ -24,11 +24,17 @@ export function removeStaleHomes(prefix: string, olderThanMs = 30 * 60_000): num
 }
 
 function launcherAlive(home: string): boolean {
+  let text: string;
   try {
-    const lock = JSON.parse(readFileSync(join(home, "stack.json"), "utf8")) as { pid?: number; pidStartedAt?: string };
-    return typeof lock.pid === "number" && sameProcessAlive(lock.pid, lock.pidStartedAt);
+    text = readFileSync(join(home, "stack.json"), "utf8");
   } catch {
     return false; // no lock: its launcher stopped
+  }
+  try {
+    const lock = JSON.parse(text) as { pid?: number; pidStartedAt?: string };
+    return typeof lock.pid === "number" && sameProcessAlive(lock.pid, lock.pidStartedAt);
+  } catch {
+    return true; // being rewritten by its launcher (a restarted process is noted): leave it
   }
 }
 

@@ -83,6 +83,16 @@ describe("a step whose input has no accepted output", () => {
     expect(await store.listOutputs(run.id, { history: true })).toEqual([]);
     expect((await store.listEvents(run.id)).map((e) => e.type)).not.toContain("step.started");
   });
+
+  it("runs without a step of a stage the run left out: a book from structure on has no IDEA, and reads none", async () => {
+    const request = { idea: { premise: "habits" }, stages: ["structure"], mode: "auto" as const };
+    const { run } = await store.createRun({ id: randomUUID(), request });
+    await store.insertStageRun({ runId: run.id, stageId: "structure", attempt: 1, plannedSteps: 7 });
+    const s1 = planStage(graph, request, "structure", { models: { mock: "mock-writer-1", openai: "o", gemini: "g" } }).steps[0]!;
+    const job = await queue.add("S1", { ...s1, runId: run.id, stageId: "structure", stageAttempt: 1, iteration: 1, try: 1 }, { jobId: `${run.id}.S1.1`, attempts: 1 });
+    await expect(job.waitUntilFinished(events, 15_000)).resolves.toMatchObject({ version: 1, reused: false });
+    expect((await store.listAudit({ runId: run.id })).map((a) => a.outcome)).toEqual(["accepted"]);
+  });
 });
 
 describe("an agent worker's step deadline", () => {

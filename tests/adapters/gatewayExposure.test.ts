@@ -42,10 +42,13 @@ describe("a gateway bound to every address (0.0.0.0)", () => {
   it("answers any Host by default (the operator put it on a network), and only those of QUIRE_ALLOWED_HOSTS when set", async () => {
     const anyHost = await start({ allowedHosts: allowedHostsFor("0.0.0.0", "http://0.0.0.0:8080") });
     expect((await send(anyHost.base, "/orchestrator/runs", { host: "books.internal:8080" })).status).toBe(200);
-    // docker-compose.yml: bound to 0.0.0.0 in its container, reached through a port published on the host's loopback.
-    const listed = await start({ allowedHosts: allowedHostsFor("0.0.0.0", "http://localhost:8080", "localhost, 127.0.0.1") });
-    expect((await send(listed.base, "/orchestrator/runs", { host: "localhost:8080" })).status).toBe(200);
+    // docker-compose.yml: bound to 0.0.0.0 in its container, reached through a port published on the host's
+    // loopback, and by the other containers by its service name.
+    const listed = await start({ allowedHosts: allowedHostsFor("0.0.0.0", "http://localhost:8080", "gateway") });
+    for (const host of ["localhost:8080", "127.0.0.1:8080", "gateway:8080"]) expect((await send(listed.base, "/orchestrator/runs", { host })).status, host).toBe(200);
     expect((await send(listed.base, "/orchestrator/runs", { host: "attacker.example" })).status).toBe(403);
+    // A list never shuts out this machine's own names: the launcher waits for /health on 127.0.0.1.
+    expect(allowedHostsFor("127.0.0.1", "http://127.0.0.1:8080", "books.example")).toEqual(expect.arrayContaining(["127.0.0.1", "localhost", "books.example"]));
     expect(allowedHostsFor("127.0.0.1", "http://x", "*")).toBeUndefined();
   });
 });

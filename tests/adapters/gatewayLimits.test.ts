@@ -9,7 +9,7 @@ const apps = gatewayAppsOnOneStore();
 const start = apps.start;
 
 describe("event streams", () => {
-  it("are refused with 503 beyond QUIRE_MAX_STREAMS, and served again once one closes", async () => {
+  it("beyond QUIRE_MAX_STREAMS open and end at once with a retry (an EventSource gives up for good on a 503), and are served again once one closes", async () => {
     const hub = { listen: () => () => undefined } as unknown as EventHub;
     const { call } = await start({ maxStreams: 2, hub });
     const open = async () => {
@@ -21,16 +21,20 @@ describe("event streams", () => {
     const second = await open();
     expect([first.res.status, second.res.status]).toEqual([200, 200]);
     const third = await open();
-    expect(third.res.status).toBe(503);
-    expect(((await third.res.json()) as { error: { message: string } }).error.message).toContain("QUIRE_MAX_STREAMS");
+    expect([third.res.status, third.res.headers.get("content-type")]).toEqual([200, "text/event-stream; charset=utf-8"]);
+    const refusal = await third.res.text(); // it ends: text() returns
+    expect(refusal).toMatch(/^retry: 5000\n: 2 event streams are open, .*QUIRE_MAX_STREAMS/);
+    expect(refusal).not.toContain("data:");
     // JSON reads are not streams and are not counted.
     expect((await call("/events")).status).toBe(200);
     first.close();
+    // A served stream begins with its own reconnect delay (2 s), a refused one with the limit's (5 s).
     await expect.poll(async () => {
       const next = await open();
+      const { value } = await next.res.body!.getReader().read();
       next.close();
-      return next.res.status;
-    }).toBe(200);
+      return new TextDecoder().decode(value).split("\n")[0];
+    }).toBe("retry: 2000");
     second.close();
   });
 });

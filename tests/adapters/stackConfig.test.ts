@@ -1,15 +1,22 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { execa } from "execa";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Stack } from "../../scripts/stack/stack.js";
 
 // A mistake in the stage graph or a setting, as an operator meets it: one message naming it, before
 // anything starts, and from a process started with it, that message rather than a stack trace.
 const root = resolve(import.meta.dirname, "../..");
-const brokenGraph = () => {
+const made: string[] = [];
+afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), "quire-config-"));
+  made.push(dir);
+  return dir;
+};
+const brokenGraph = () => {
+  const dir = tempDir();
   const file = join(dir, "broken.yaml");
   writeFileSync(file, readFileSync(join(root, "config/stages.yaml"), "utf8").replace("reads: [W1, W2, W3, W4, W5, W6]", "reads: [W1, M9]"));
   return { dir, file };
@@ -25,7 +32,7 @@ describe("the launcher", () => {
   });
 
   it("refuses a bad setting by its name before it starts anything", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "quire-config-"));
+    const dir = tempDir();
     const stack = new Stack({ root, home: join(dir, "home"), ports: { gateway: 1, prefect: 2, redis: 3 }, env: { QUIRE_POLL_MS: "soon" } });
     await expect(stack.start()).rejects.toThrow(/QUIRE_POLL_MS/);
     expect(stack.processes.size).toBe(0);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -28,5 +28,6 @@ describe("removing what earlier runs left in the temp folder", () => {
     const recent = home(false);
     expect(removeStaleHomes(prefix)).toBe(2);
     expect([stopped, killed, running, postgres, recent].map(existsSync)).toEqual([false, false, true, true, true]);
+    for (const dir of [running, postgres, recent]) rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -33,13 +33,13 @@ export default async function setup(project: TestProject) {
     await stack.start(); // stops what it started when it fails
   } catch (err) {
     // No teardown runs for a set-up that failed: stop the server here, or it outlives the tests.
-    await postgres.stop();
+    await postgres.destroy();
     throw err;
   }
   project.provide("gatewayUrls", [stack.gatewayUrl, `http://127.0.0.1:${secondGatewayPort}`]);
   project.provide("scalePrefectApiUrl", stack.prefectApiUrl);
   return async () => {
     await stack.stop();
-    await postgres.stop();
+    await postgres.destroy();
   };
 }

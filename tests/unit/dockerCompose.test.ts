@@ -27,7 +27,7 @@ describe("docker-compose.yml", () => {
     expect(compose.services.gateway.ports).toEqual(["127.0.0.1:8080:8080"]);
     expect(compose.services["prefect-server"].ports).toEqual(["127.0.0.1:4200:4200"]);
     for (const service of ["redis", "prefect-worker", "agent-worker"]) expect(compose.services[service].ports, service).toBeUndefined();
-    expect(env("gateway").QUIRE_ALLOWED_HOSTS).toBe("localhost,127.0.0.1");
+    expect(env("gateway").QUIRE_ALLOWED_HOSTS).toBe("gateway"); // and, always, localhost and 127.0.0.1
     expect(env("prefect-server").PREFECT_SERVER_CORS_ALLOWED_ORIGINS).toBe("http://localhost:4200,http://127.0.0.1:4200");
   });
 });

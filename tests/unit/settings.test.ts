@@ -7,6 +7,10 @@ describe("the gateway's public URL (the base of the links it returns)", () => {
     expect(loadSettings({ QUIRE_HOST: "127.0.0.1", QUIRE_PORT: "8181" }).http.publicUrl).toBe("http://127.0.0.1:8181");
   });
 
+  it("puts an IPv6 address in brackets (QUIRE_HOST=::1)", () => {
+    expect(loadSettings({ QUIRE_HOST: "::1", QUIRE_PORT: "8080" }).http.publicUrl).toBe("http://[::1]:8080");
+  });
+
   it("is QUIRE_PUBLIC_URL when set (behind a load balancer, or bound to 0.0.0.0), without a trailing slash", () => {
     expect(loadSettings({ QUIRE_HOST: "0.0.0.0", QUIRE_PUBLIC_URL: "https://books.example/quire/" }).http.publicUrl).toBe("https://books.example/quire");
   });
