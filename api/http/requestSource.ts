@@ -40,7 +40,8 @@ export function requestSourceGuard(opts: { allowedHosts?: string[]; publicUrl: s
   return (req, _res, next) => {
     const host = req.headers.host ?? "";
     if (hosts && !hosts.has(hostnameOf(host) ?? "")) {
-      throw new Forbidden(`this gateway answers requests for ${[...hosts].join(", ")}, not Host ${JSON.stringify(host)}; see QUIRE_ALLOWED_HOSTS (docs/security.md)`);
+      // Not the list: a rebinding page reads this answer, and the names behind a proxy are not its business.
+      throw new Forbidden(`Host ${JSON.stringify(host)} is not one this gateway answers; see QUIRE_ALLOWED_HOSTS (docs/security.md)`);
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !SAFE_METHODS.has(req.method) && origin !== publicOrigin && origin !== `http://${host}` && origin !== `https://${host}`) {
