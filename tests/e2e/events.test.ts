@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ProgressEvent } from "../../api/events/progressEvent.js";
 import { call, eventually, gatewayUrl, helloWorld, waitForRun } from "./gatewayClient.js";
 import { openSse } from "./sseClient.js";
+import { book } from "../fixtures/bookShape.js";
 
 describe("progress events over Server-Sent Events", () => {
   it("streams a whole run in order, and a late client with Last-Event-ID gets exactly what it missed", async () => {
@@ -32,9 +33,9 @@ describe("progress events over Server-Sent Events", () => {
     expect(types[0]).toBe("run.queued");
     expect(types[1]).toBe("run.started");
     expect(types.at(-1)).toBe("run.completed");
-    expect(types.filter((t) => t === "stage.started")).toHaveLength(7);
-    expect(types.filter((t) => t === "stage.completed")).toHaveLength(7);
-    expect(types.filter((t) => t === "step.completed")).toHaveLength(29);
+    expect(types.filter((t) => t === "stage.started")).toHaveLength(book.stages);
+    expect(types.filter((t) => t === "stage.completed")).toHaveLength(book.stages);
+    expect(types.filter((t) => t === "step.completed")).toHaveLength(book.steps);
     expect(events.at(-1).percent).toBe(100);
     const percents = events.map((e) => e.percent);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));

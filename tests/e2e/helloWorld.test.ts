@@ -3,8 +3,8 @@ import { inject } from "vitest";
 import { createPrefectClient } from "../../api/prefect/client.js";
 import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
 import { call, helloWorld, waitForRun } from "./gatewayClient.js";
+import { book } from "../fixtures/bookShape.js";
 
-const stepsPerStage: Record<string, number> = { idea_intake: 1, structure: 7, title: 1, research_prompts: 3, fact_mapping: 4, emotional_layer: 3, writing: 10 };
 const premise = `Hello world e2e ${Date.now()}: small habits compound`;
 
 describe("the hello-world book on the real stack", () => {
@@ -19,13 +19,13 @@ describe("the hello-world book on the real stack", () => {
   });
 
   it("completes all seven stages", () => {
-    expect(run).toMatchObject({ status: "completed", percent: 100, completedSteps: 29, plannedSteps: 29, error: null });
-    expect(run.stages.map((s: any) => [s.stageId, s.status])).toEqual(Object.keys(stepsPerStage).map((id) => [id, "completed"]));
+    expect(run).toMatchObject({ status: "completed", percent: 100, completedSteps: book.steps, plannedSteps: book.steps, error: null });
+    expect(run.stages.map((s: any) => [s.stageId, s.status])).toEqual(book.stageIds.map((id) => [id, "completed"]));
   });
 
   it("persists one output per step that a reader can trace back to the idea", async () => {
     const { body } = await call(`/orchestrator/runs/${runId}/outputs`);
-    expect(body.outputs).toHaveLength(29);
+    expect(body.outputs).toHaveLength(book.steps);
     for (const output of body.outputs) {
       expect(output).toMatchObject({ status: "accepted", version: 1, provider: "mock" });
       expect(JSON.stringify(output.content)).toContain(premise);
@@ -42,7 +42,7 @@ describe("the hello-world book on the real stack", () => {
 
   it("records one audit entry per exchange with the provider's settings", async () => {
     const { body } = await call(`/orchestrator/runs/${runId}/audit`);
-    expect(body.entries).toHaveLength(29);
+    expect(body.entries).toHaveLength(book.steps);
     for (const entry of body.entries) {
       expect(entry).toMatchObject({ outcome: "accepted", provider: "mock", model: "mock-writer-1", attempt: 1 });
       expect(entry.request.prompt).toContain(premise);
@@ -63,12 +63,12 @@ describe("the hello-world book on the real stack", () => {
   it("holds in Prefect seven completed flow runs tagged with the run, each with its steps as task runs", async () => {
     const prefect = new PrefectRuns(createPrefectClient(inject("prefectApiUrl")), "run-stage/quire");
     const flowRuns = await prefect.flowRunsTagged([`book:${runId}`]);
-    expect(flowRuns).toHaveLength(7);
+    expect(flowRuns).toHaveLength(book.stages);
     for (const flowRun of flowRuns) {
       expect(flowRun.stateType).toBe("COMPLETED");
       const stageTag = flowRun.tags.find((t) => t.startsWith("stage:"))!;
       const taskRuns = await prefect.taskRunsOf(flowRun.id);
-      expect(taskRuns).toHaveLength(stepsPerStage[stageTag.slice("stage:".length)]!);
+      expect(taskRuns).toHaveLength(book.stepsOf(stageTag.slice("stage:".length)).length);
       expect(taskRuns.every((t) => t.stateType === "COMPLETED" && t.tags.includes(`book:${runId}`))).toBe(true);
     }
     expect(run.stages.map((s: any) => s.flowRunId).sort()).toEqual(flowRuns.map((f) => f.id).sort());
@@ -79,8 +79,8 @@ describe("the hello-world book on the real stack", () => {
     const types = body.events.map((e: any) => e.type);
     expect(types[0]).toBe("run.queued");
     expect(types.at(-1)).toBe("run.completed");
-    expect(types.filter((t: string) => t === "step.completed")).toHaveLength(29);
-    expect(types.filter((t: string) => t === "stage.completed")).toHaveLength(7);
+    expect(types.filter((t: string) => t === "step.completed")).toHaveLength(book.steps);
+    expect(types.filter((t: string) => t === "stage.completed")).toHaveLength(book.stages);
     body.events.forEach((e: any, i: number) => expect(e.seq).toBe(i + 1));
     const percents = body.events.map((e: any) => e.percent);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
@@ -91,9 +91,9 @@ describe("the hello-world book on the real stack", () => {
     expect(res.headers.get("content-disposition")).toContain(`quire-run-${runId}.json`);
     const bundle = await res.json();
     expect(bundle).toMatchObject({ format: "quire-run/1", run: { id: runId, status: "completed" } });
-    expect(bundle.outputs).toHaveLength(29);
-    expect(bundle.audit).toHaveLength(29);
-    expect(bundle.stageRuns).toHaveLength(7);
+    expect(bundle.outputs).toHaveLength(book.steps);
+    expect(bundle.audit).toHaveLength(book.steps);
+    expect(bundle.stageRuns).toHaveLength(book.stages);
     expect((await call("/orchestrator/import", { body: bundle })).status).toBe(409);
     const copyId = crypto.randomUUID();
     const copy = { ...bundle, run: { ...bundle.run, id: copyId } };
@@ -116,12 +116,14 @@ describe("the hello-world book on the real stack", () => {
     const bundle = await (await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`)).json();
     // As the other installation exported it: running its writing stage, on a flow run this Prefect never had.
     const copyId = crypto.randomUUID();
-    const writing = bundle.stageRuns.at(-1);
     const copy = {
       ...bundle,
-      run: { ...bundle.run, id: copyId, status: "running", completedAt: null },
-      stageRuns: [...bundle.stageRuns.slice(0, -1), { ...writing, flowRunId: crypto.randomUUID(), status: "running", endedAt: null }],
-      outputs: bundle.outputs.filter((o: any) => o.stageId !== "writing" || ["G1", "G2", "G3"].includes(o.stepId)),
+      run: { ...bundle.run, id: copyId, status: "running", completedAt: null, currentStageId: "writing" },
+      // Every stage after writing (none in the default graph) not started yet.
+      stageRuns: bundle.stageRuns
+        .filter((s: any) => book.stageIds.indexOf(s.stageId) <= book.stageIds.indexOf("writing"))
+        .map((s: any) => (s.stageId === "writing" ? { ...s, flowRunId: crypto.randomUUID(), status: "running", endedAt: null } : s)),
+      outputs: bundle.outputs.filter((o: any) => book.stageIds.indexOf(o.stageId) < book.stageIds.indexOf("writing") || ["G1", "G2", "G3"].includes(o.stepId)),
     };
     expect((await call("/orchestrator/import", { body: copy })).status).toBe(201);
     expect((await call(`/orchestrator/runs/${copyId}`)).body).toMatchObject({ status: "failed", error: expect.stringContaining("resume continues it here") });
@@ -130,7 +132,7 @@ describe("the hello-world book on the real stack", () => {
     expect(continued.status).toBe("completed");
     expect(continued.stages.filter((s: any) => s.stageId === "writing").map((s: any) => [s.attempt, s.status])).toEqual([[1, "failed"], [2, "completed"]]);
     const outputs = (await call(`/orchestrator/runs/${copyId}/outputs`)).body.outputs;
-    expect(outputs).toHaveLength(29);
+    expect(outputs).toHaveLength(book.steps);
     // The writing steps done elsewhere were kept, the rest written here.
     expect(outputs.filter((o: any) => o.stageId === "writing" && o.stageAttempt === 1).map((o: any) => o.stepId)).toEqual(["G1", "G2", "G3"]);
   });
@@ -138,10 +140,10 @@ describe("the hello-world book on the real stack", () => {
   it("refuses a damaged export with a 400 that names the record, and writes nothing of it", async () => {
     const bundle = await (await fetch(`${inject("gatewayUrl")}/orchestrator/runs/${runId}/export`)).json();
     const damaged: [string, (b: any) => void][] = [
-      ["outputs.29", (b) => b.outputs.push(b.outputs[0])],
+      [`outputs.${book.steps}`, (b) => b.outputs.push(b.outputs[0])],
       [`events.${bundle.events.length}`, (b) => b.events.push(b.events[0])],
-      ["stageRuns.7", (b) => b.stageRuns.push(b.stageRuns[0])],
-      ["run.request.stages.7", (b) => b.run.request.stages.push("poetry")],
+      [`stageRuns.${book.stages}`, (b) => b.stageRuns.push(b.stageRuns[0])],
+      [`run.request.stages.${book.stages}`, (b) => b.run.request.stages.push("poetry")],
       ["run.status", (b) => (b.run.status = "weird")],
       ["outputs.0.stepId", (b) => (b.outputs[0].stepId = "W1")],
       ["audit.0.createdAt", (b) => delete b.audit[0].createdAt],

@@ -10,6 +10,7 @@ import { AuditPage, EventsPage, HealthReport, OutputsPage, RunListPage, RunView 
 import { RunAccepted } from "../../api/http/schemas.js";
 import { RunBundle } from "../../api/store/runBundle.js";
 import { call, helloWorld, waitForRun } from "./gatewayClient.js";
+import { book } from "../fixtures/bookShape.js";
 
 describe("the generated Prefect client", () => {
   it("was generated from the document the running Prefect server serves", async () => {
@@ -90,8 +91,8 @@ describe("the gateway's own contract", () => {
 
   it("serves the stage graph with each step's defaults", async () => {
     const { body } = await call("/stages/defaults");
-    expect(body.stages).toHaveLength(7);
-    expect(body.stages.flatMap((s: any) => s.steps)).toHaveLength(29);
+    expect(body.stages).toHaveLength(book.stages);
+    expect(body.stages.flatMap((s: any) => s.steps)).toHaveLength(book.steps);
     expect(body.stages[1].steps[0]).toMatchObject({ id: "S1", provider: "mock", model: "mock-writer-1", temperature: 0.5, maxTokens: 2000 });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { call, events, helloWorld, midStructure, stackControl, waitForRun } from "./gatewayClient.js";
 import { prefect } from "./prefectView.js";
+import { book } from "../fixtures/bookShape.js";
 
 describe("gateway restart", () => {
   it("survives a SIGKILL of the gateway mid-run: no stage started twice, no output lost or duplicated", async () => {
@@ -14,12 +15,12 @@ describe("gateway restart", () => {
     const run = await waitForRun(runId);
     expect(run.status).toBe("completed");
     const flowRuns = await prefect().flowRunsTagged([`book:${runId}`]);
-    expect(flowRuns).toHaveLength(7);
-    expect(new Set(flowRuns.map((f) => f.tags.find((t) => t.startsWith("stage:")))).size).toBe(7);
+    expect(flowRuns).toHaveLength(book.stages);
+    expect(new Set(flowRuns.map((f) => f.tags.find((t) => t.startsWith("stage:")))).size).toBe(book.stages);
     const outputs = (await call(`/orchestrator/runs/${runId}/outputs?history=true`)).body.outputs;
-    expect(outputs).toHaveLength(29);
+    expect(outputs).toHaveLength(book.steps);
     const audit = (await call(`/orchestrator/runs/${runId}/audit`)).body.entries;
-    expect(audit.filter((a: any) => a.outcome === "accepted")).toHaveLength(29);
+    expect(audit.filter((a: any) => a.outcome === "accepted")).toHaveLength(book.steps);
     const completedStages = (await events(runId)).filter((e) => e.type === "stage.completed").map((e) => e.stageId);
     expect(new Set(completedStages).size).toBe(completedStages.length);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
 import { auditOf, call, events, eventually, helloWorld, midStructure, outputsOf, slowPremise as slow, submitRun as submit, waitForRun } from "./gatewayClient.js";
 import { flowRunOf, pausedMidStructure, prefect } from "./prefectView.js";
+import { book } from "../fixtures/bookShape.js";
 
 // The gateway's commands (pause, resume, cancel, advance, rollback), retries and guards, on the real stack.
 // How the driver follows state changes made in Prefect itself: prefectStates.test.ts.
@@ -189,9 +190,9 @@ describe("rollback", () => {
     expect(done.status).toBe("completed");
     const history = await outputsOf(runId, true);
     const latest = await outputsOf(runId);
-    expect(latest).toHaveLength(29);
-    const rerun = ["T1", "R1", "R2", "R3", "I0", "M1", "M2", "M3", "E1", "E2", "E3", "G1", "G2", "G3", "W1", "W2", "W3", "W4", "W5", "W6", "W7"];
-    expect(history).toHaveLength(29 + rerun.length);
+    expect(latest).toHaveLength(book.steps);
+    const rerun = book.stepsFrom("title");
+    expect(history).toHaveLength(book.steps + rerun.length);
     expect(history.filter((o) => o.status === "superseded").map((o) => o.stepId).sort()).toEqual([...rerun].sort());
     expect(latest.filter((o) => rerun.includes(o.stepId)).every((o) => o.version === 2 && o.stageAttempt === 2)).toBe(true);
     expect(latest.filter((o) => !rerun.includes(o.stepId)).every((o) => o.version === 1)).toBe(true);
@@ -202,7 +203,7 @@ describe("rollback", () => {
     const w7Audit = (await call(`/orchestrator/runs/${runId}/audit?stepId=W7&provider=mock`)).body.entries;
     expect(w7Audit.map((a: any) => a.stageAttempt)).toEqual([1, 2]);
     expect((await events(runId)).some((e) => e.type === "run.rolled_back" && e.data.toStage === "title")).toBe(true);
-    expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(7 + 5);
+    expect(await prefect().flowRunsTagged([`book:${runId}`])).toHaveLength(book.stages + book.stagesFrom("title").length);
   });
 
   it("rolls back a run paused mid-stage: its suspended flow run ends Cancelled instead of waiting in Prefect", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, inject, it } from "vitest";
 import { createPrefectClient } from "../../api/prefect/client.js";
 import { PrefectRuns } from "../../api/prefect/prefectRuns.js";
+import { book } from "../fixtures/bookShape.js";
 
 const json = async (url: string, init?: RequestInit) => (await fetch(url, { ...init, headers: { "content-type": "application/json" } })).json() as Promise<any>;
 
@@ -26,15 +27,15 @@ describe("scale-out on one machine", () => {
     const prefect = new PrefectRuns(createPrefectClient(inject("scalePrefectApiUrl")), "run-stage/quire");
     for (const id of ids) {
       const outputs = (await json(`${gateways[0]}/orchestrator/runs/${id}/outputs?history=true`)).outputs;
-      expect(outputs).toHaveLength(29);
-      expect(new Set(outputs.map((o: any) => o.stepId)).size).toBe(29);
+      expect(outputs).toHaveLength(book.steps);
+      expect(new Set(outputs.map((o: any) => o.stepId)).size).toBe(book.steps);
       const accepted = (await json(`${gateways[1]}/orchestrator/runs/${id}/audit`)).entries.filter((a: any) => a.outcome === "accepted");
-      expect(accepted).toHaveLength(29);
+      expect(accepted).toHaveLength(book.steps);
       const flowRuns = await prefect.flowRunsTagged([`book:${id}`]);
-      expect(flowRuns).toHaveLength(7);
+      expect(flowRuns).toHaveLength(book.stages);
       expect(flowRuns.every((f) => f.stateType === "COMPLETED")).toBe(true);
       const events = (await json(`${gateways[0]}/orchestrator/runs/${id}/events`)).events;
-      expect(events.filter((e: any) => e.type === "stage.started")).toHaveLength(7);
+      expect(events.filter((e: any) => e.type === "stage.started")).toHaveLength(book.stages);
       expect(events.filter((e: any) => e.type === "run.completed")).toHaveLength(1);
     }
   });
