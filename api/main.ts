@@ -89,7 +89,9 @@ const app = createApp({
   control,
   hub,
   metrics,
-  sse: { heartbeatMs: settings.http.sseHeartbeatMs, pollMs: 2000 },
+  // The safety net for a lost announcement: the hub wakes every stream when Redis comes back, so this is
+  // rare; at the stream limit, every 2 s was ~500 store reads a second.
+  sse: { heartbeatMs: settings.http.sseHeartbeatMs, pollMs: 15_000 },
   store,
   graph,
   providerDefaults,

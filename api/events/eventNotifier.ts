@@ -4,7 +4,8 @@ import { redisName } from "../config/redisNames.js";
 /**
  * Tells every gateway that a run has new events, over Redis pub/sub (the message is the run id). The
  * store stays the source of truth: a listener reads what it missed from there, so a lost message costs
- * latency (the SSE streams also poll), never an event.
+ * latency, never an event (the hub wakes every listener when its connection comes back; streams also
+ * read the store now and then).
  */
 export class EventNotifier {
   constructor(private readonly publisher: Redis, private readonly channel: string) {}
@@ -14,7 +15,8 @@ export class EventNotifier {
   }
 }
 
-export type RunEventsListener = (runId: string) => void;
+/** Called with the run that has news, or null for "any run may have": announcements may have been lost. */
+export type RunEventsListener = (runId: string | null) => void;
 
 /** The gateway's side: one subscriber connection fanned out to every open stream. */
 export class EventHub {
@@ -24,6 +26,9 @@ export class EventHub {
 
   async start(): Promise<void> {
     this.subscriber.on("message", (_channel: string, runId: string) => this.listeners.forEach((l) => l(runId)));
+    // Back after a drop (a Redis restart): what was announced meanwhile never came. Every listener reads
+    // the store again, at once, rather than at its next poll.
+    this.subscriber.on("ready", () => this.listeners.forEach((l) => l(null)));
     await this.subscriber.subscribe(this.channel);
   }
 

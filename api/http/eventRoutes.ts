@@ -71,7 +71,7 @@ export function eventRoutes({ runs, store, hub, sse, metrics, maxStreams }: Even
         if (!more) return;
       }
     });
-    stream.onClose(hub.listen((runId) => runId === run.id && stream.trigger()));
+    stream.onClose(hub.listen((runId) => (runId === null || runId === run.id) && stream.trigger()));
     track(stream);
   });
 

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { execa } from "execa";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventHub, EventNotifier } from "../../api/events/eventNotifier.js";
 import { DriveLocks } from "../../api/runs/driveLocks.js";
 import { FlowLeases } from "../../api/runs/flowLeases.js";
 import { StandbyFlowRuns } from "../../api/runs/standbyFlowRuns.js";
@@ -169,5 +170,26 @@ asyncio.run(main())
     const longRunning = new Date(Date.now() - 120_000).toISOString();
     expect(await new FlowLeases(redis, "t10", 60_000).gone("fr-after-restart", longRunning)).toBeNull();
     expect(await new FlowLeases(redis, "t10", 1).gone("fr-after-restart", longRunning)).toBe("lapsed");
+  });
+});
+
+describe("the gateway's event announcements (EventHub)", () => {
+  it("passes each run's announcement on, and wakes every listener for any run when its connection comes back (what was announced meanwhile never came)", async () => {
+    const subscriber = new Redis(server.url);
+    const hub = new EventHub(subscriber, "t11:events");
+    await hub.start();
+    const heard: (string | null)[] = [];
+    hub.listen((runId) => heard.push(runId));
+    try {
+      await new EventNotifier(redis, "t11:events").notify("run-1");
+      await expect.poll(() => heard).toEqual(["run-1"]);
+      // A dropped connection, as a Redis restart drops it: ioredis reconnects and subscribes again.
+      await redis.client("KILL", "TYPE", "pubsub");
+      await expect.poll(() => heard, { timeout: 5000 }).toEqual(["run-1", null]);
+      await new EventNotifier(redis, "t11:events").notify("run-2");
+      await expect.poll(() => heard, { timeout: 5000 }).toEqual(["run-1", null, "run-2"]);
+    } finally {
+      await hub.stop();
+    }
   });
 });
