@@ -2,8 +2,6 @@ import type { StageGraph } from "../config/stageGraph.js";
 import type { Issue } from "../errors.js";
 import type { RunBundle } from "../store/runBundle.js";
 
-export type { Issue };
-
 /** What is wrong with a run's stage list (and its per-stage overrides) against the stage graph. */
 export function stageListIssues(graph: StageGraph, stages: string[], overridden: string[], at: string[] = []): Issue[] {
   const known = new Set(graph.stages.map((s) => s.id));

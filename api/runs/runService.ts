@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { StageGraph } from "../config/stageGraph.js";
 import type { ProviderName } from "../config/stageGraphSchema.js";
-import { Conflict, InvalidInput, NotFound } from "../errors.js";
+import { Conflict, InvalidInput, type Issue, NotFound } from "../errors.js";
 import type { RunSubmission } from "../http/schemas.js";
 import type { RunRecord, RunRequest } from "../store/records.js";
 import type { Store } from "../store/store.js";
 import type { RunBundle } from "../store/runBundle.js";
-import { bundleIssues, type Issue, stageListIssues } from "./graphIssues.js";
+import { bundleIssues, stageListIssues } from "./graphIssues.js";
 import { unreachableGuard } from "./guards.js";
 import { providersOfRun, type ProviderDefaults } from "./stagePlan.js";
 

@@ -260,7 +260,7 @@ function checkConfig(root: string, env: NodeJS.ProcessEnv): void {
 }
 
 /** The origins the Prefect UI is opened from: the only pages whose requests its API answers. */
-export const prefectUiOrigins = (port: number) => `http://127.0.0.1:${port},http://localhost:${port}`;
+const prefectUiOrigins = (port: number) => `http://127.0.0.1:${port},http://localhost:${port}`;
 
 /**
  * What only the gateway and agent workers read: kept out of Redis, the Prefect server and its workers
